@@ -1,0 +1,262 @@
+//! Runtime configuration, read from the environment: the defaults live here and only here.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// One environment variable tinyweb reads: its name, default and meaning (for `--help`).
+pub struct Var {
+    /// The variable's name.
+    pub name: &'static str,
+    /// The value used when it is unset.
+    pub default: &'static str,
+    /// What it controls.
+    pub help: &'static str,
+}
+
+/// Every variable tinyweb reads, in the order `--help` lists them.
+pub const VARS: &[Var] = &[
+    Var {
+        name: "PORT",
+        default: "8000",
+        help: "TCP port to listen on (0: any free port)",
+    },
+    Var {
+        name: "HOST",
+        default: "0.0.0.0",
+        help: "IP address to listen on (:: for IPv6 and IPv4)",
+    },
+    Var {
+        name: "RUST_LOG",
+        default: "info",
+        help: "log filter (env_logger syntax)",
+    },
+    Var {
+        name: "TINYWEB_SHUTDOWN_GRACE_SECS",
+        default: "5",
+        help: "on SIGTERM/SIGINT, how long in-flight requests may finish (0-3600)",
+    },
+    Var {
+        name: "TINYWEB_HEADER_TIMEOUT_SECS",
+        default: "5",
+        help: "a connection must send a whole request head within this (new or idle) (1-3600)",
+    },
+    Var {
+        name: "TINYWEB_MAX_HEADER_BYTES",
+        default: "16384",
+        help: "largest request line + headers; larger gets 431 (1024-1048576)",
+    },
+];
+
+/// The service's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Address to listen on (`HOST`).
+    pub host: IpAddr,
+    /// Port to listen on (`PORT`); 0 lets the kernel choose.
+    pub port: u16,
+    /// How long a graceful shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+    /// How long a connection may take to deliver a complete request head, counted from when the
+    /// connection is opened or from when it became idle between keep-alive requests.
+    pub header_timeout: Duration,
+    /// Largest request head (request line and headers) accepted, in bytes.
+    pub max_header_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 8000,
+            shutdown_grace: Duration::from_secs(5),
+            header_timeout: Duration::from_secs(5),
+            max_header_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// A variable whose value cannot be used.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    var: &'static str,
+    value: String,
+    expected: &'static str,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid {} {:?}: expected {}",
+            self.var, self.value, self.expected
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    ///
+    /// # Errors
+    /// The first variable that is set but cannot be used.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var_os(name))
+    }
+
+    /// Reads the configuration through `lookup`, which returns a variable's value if it is set.
+    ///
+    /// # Errors
+    /// The first variable that is set but cannot be used.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Config, ConfigError> {
+        let defaults = Config::default();
+        let get = |var: &'static str, expected: &'static str| -> Result<Option<String>, ConfigError> {
+            match lookup(var) {
+                None => Ok(None),
+                Some(raw) => raw.into_string().map(Some).map_err(|raw| ConfigError {
+                    var,
+                    value: raw.to_string_lossy().into_owned(),
+                    expected,
+                }),
+            }
+        };
+        let parsed = |var: &'static str, expected: &'static str, min: u64, max: u64| {
+            get(var, expected)?
+                .map(|value| match value.parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(n),
+                    _ => Err(ConfigError { var, value, expected }),
+                })
+                .transpose()
+        };
+
+        const HOST: &str = "an IPv4 or IPv6 address such as 0.0.0.0 or ::";
+        let host = match get("HOST", HOST)? {
+            None => defaults.host,
+            Some(value) => value.parse().map_err(|_| ConfigError {
+                var: "HOST",
+                value,
+                expected: HOST,
+            })?,
+        };
+        let secs = |n: Option<u64>, default: Duration| n.map_or(default, Duration::from_secs);
+        Ok(Config {
+            host,
+            port: parsed("PORT", "a port number from 0 to 65535", 0, 65535)?
+                .map_or(defaults.port, |n| n as u16),
+            shutdown_grace: secs(
+                parsed(
+                    "TINYWEB_SHUTDOWN_GRACE_SECS",
+                    "whole seconds from 0 to 3600",
+                    0,
+                    3600,
+                )?,
+                defaults.shutdown_grace,
+            ),
+            header_timeout: secs(
+                parsed(
+                    "TINYWEB_HEADER_TIMEOUT_SECS",
+                    "whole seconds from 1 to 3600",
+                    1,
+                    3600,
+                )?,
+                defaults.header_timeout,
+            ),
+            max_header_bytes: parsed(
+                "TINYWEB_MAX_HEADER_BYTES",
+                "a byte count from 1024 to 1048576",
+                1024,
+                1 << 20,
+            )?
+            .map_or(defaults.max_header_bytes, |n| n as usize),
+        })
+    }
+
+    /// The socket address to listen on.
+    pub fn listen_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()))
+    }
+
+    /// Nothing set gives the documented defaults.
+    #[test]
+    fn unset_gives_defaults() {
+        assert_eq!(from(&[]), Ok(Config::default()));
+        assert_eq!(Config::default().listen_addr().to_string(), "0.0.0.0:8000");
+    }
+
+    /// Every variable is read.
+    #[test]
+    fn every_variable_is_read() {
+        let config = from(&[
+            ("HOST", "::"),
+            ("PORT", "0"),
+            ("TINYWEB_SHUTDOWN_GRACE_SECS", "0"),
+            ("TINYWEB_HEADER_TIMEOUT_SECS", "30"),
+            ("TINYWEB_MAX_HEADER_BYTES", "8192"),
+        ])
+        .unwrap();
+
+        assert_eq!(config.listen_addr().to_string(), "[::]:0");
+        assert_eq!(config.shutdown_grace, Duration::ZERO);
+        assert_eq!(config.header_timeout, Duration::from_secs(30));
+        assert_eq!(config.max_header_bytes, 8192);
+    }
+
+    /// Bad values name the variable and the value.
+    #[test]
+    fn bad_values_are_named() {
+        for (var, value) in [
+            ("PORT", "abc"),
+            ("PORT", "70000"),
+            ("PORT", ""),
+            ("PORT", "-1"),
+            ("HOST", "localhost"),
+            ("HOST", ""),
+            ("TINYWEB_SHUTDOWN_GRACE_SECS", "3601"),
+            ("TINYWEB_HEADER_TIMEOUT_SECS", "0"),
+            ("TINYWEB_MAX_HEADER_BYTES", "100"),
+        ] {
+            let message = from(&[(var, value)]).unwrap_err().to_string();
+
+            assert!(
+                message.starts_with(&format!("invalid {var} {value:?}: expected ")),
+                "{message}"
+            );
+        }
+    }
+
+    /// `--help` documents exactly the variables `from_lookup` reads.
+    #[test]
+    fn help_lists_every_variable_read() {
+        let read = std::cell::RefCell::new(Vec::new());
+        Config::from_lookup(|name| {
+            read.borrow_mut().push(name.to_owned());
+            None
+        })
+        .unwrap();
+        let mut listed: Vec<_> = VARS.iter().map(|v| v.name).filter(|n| *n != "RUST_LOG").collect();
+        let mut read = read.into_inner();
+
+        listed.sort_unstable();
+        read.sort_unstable();
+        assert_eq!(listed, read);
+    }
+
+    /// The defaults `--help` prints are the ones the service uses.
+    #[test]
+    fn help_defaults_are_the_real_defaults() {
+        let documented: Vec<_> = VARS.iter().map(|v| (v.name, v.default)).collect();
+
+        assert_eq!(from(&documented), Ok(Config::default()));
+    }
+}

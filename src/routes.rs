@@ -1,0 +1,64 @@
+//! The HTTP application as warp filters: the routes, the 4xx mapping and the access log.
+
+use std::convert::Infallible;
+
+use warp::http::{header, StatusCode};
+use warp::reject::MethodNotAllowed;
+use warp::{Filter, Rejection, Reply};
+
+/// The body of `GET /`, the article's answer.
+pub const HELLO: &str = "Hello, World!";
+
+/// The whole application: every route, rejections turned into 4xx replies, one access-log line each.
+pub fn routes() -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    hello()
+        .or(health())
+        .recover(reject_to_reply)
+        .with(warp::log::custom(access_log))
+}
+
+/// `GET /` and `HEAD /`: `Hello, World!` as text/plain.
+pub fn hello() -> impl Filter<Extract = (&'static str,), Error = Rejection> + Copy {
+    warp::path::end().and(get_or_head()).map(|| HELLO)
+}
+
+/// `GET /healthz` and `HEAD /healthz`: `ok`, for probes and `tinyweb healthcheck`.
+pub fn health() -> impl Filter<Extract = (&'static str,), Error = Rejection> + Copy {
+    warp::path!("healthz").and(get_or_head()).map(|| "ok")
+}
+
+/// Every route takes GET and HEAD (hyper sends no body for HEAD); a 405 says so in `Allow`.
+fn get_or_head() -> impl Filter<Extract = (), Error = Rejection> + Copy {
+    warp::get().or(warp::head()).unify()
+}
+
+/// Maps what no route took to a plain-text 4xx: 405 where a path matched but not the method,
+/// 404 for an unknown path, 400 for anything else warp rejects.
+async fn reject_to_reply(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
+    let status = if rejection.find::<MethodNotAllowed>().is_some() {
+        StatusCode::METHOD_NOT_ALLOWED
+    } else if rejection.is_not_found() {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let mut reply = warp::reply::with_status(status.canonical_reason().unwrap_or(""), status).into_response();
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        reply
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
+    }
+    Ok(reply)
+}
+
+/// One line per request: method, path, status, duration.
+fn access_log(info: warp::log::Info<'_>) {
+    log::info!(
+        target: "tinyweb::access",
+        "{} {} {} {:.3}ms",
+        info.method(),
+        info.path(),
+        info.status().as_u16(),
+        info.elapsed().as_secs_f64() * 1e3,
+    );
+}
