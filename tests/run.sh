@@ -13,3 +13,4 @@ step() {
 step cargo fmt --all -- --check
 step cargo clippy --locked --all-targets -- -D warnings
 step cargo test --locked
+step bash nix/lint.sh
