@@ -57,6 +57,10 @@ pub async fn run(listener: TcpListener, config: &Config, shutdown: impl Future<O
     }
     // Closing the socket now makes new clients fail fast instead of queueing unserved.
     drop(listener);
+    log::info!(
+        "stopped accepting; draining open connections for up to {:?}",
+        config.shutdown_grace
+    );
 
     match tokio::time::timeout(config.shutdown_grace, connections.shutdown()).await {
         Ok(()) => Drained::All,

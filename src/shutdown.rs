@@ -29,7 +29,7 @@ pub fn on_signal() -> io::Result<impl Future<Output = ()>> {
             }
         };
         let first = next().await;
-        log::info!("{first} received: draining connections");
+        log::info!("{first} received: shutting down gracefully");
         let _ = first_tx.send(());
         let second = next().await;
         log::warn!("{second} received again: exiting now");

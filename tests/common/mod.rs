@@ -1,0 +1,198 @@
+//! Shared helpers for the integration tests: start the real `tinyweb` binary on an ephemeral
+//! loopback port, talk raw HTTP/1.1 to it over TCP, signal it and read its log.
+#![allow(dead_code)] // each test crate uses a different subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_tinyweb");
+
+/// Generous bound for anything that should be near-instant; only a failure waits this long.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A running `tinyweb` process, killed when dropped.
+pub struct Server {
+    child: Child,
+    /// The address it reported in its "listening on" line.
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+    lines: Receiver<String>,
+}
+
+impl Server {
+    /// Starts the binary on 127.0.0.1 with PORT=0 plus `env`, and waits for its "listening" line.
+    pub fn start(env: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(BIN);
+        command.env_clear().env("HOST", "127.0.0.1").env("PORT", "0");
+        Server::spawn(command, env)
+    }
+
+    /// Starts `command` (which must run tinyweb) with `env` and waits for its "listening" line.
+    pub fn spawn(mut command: Command, env: &[(&str, &str)]) -> Server {
+        command
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn tinyweb");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, lines) = mpsc::channel();
+        let sink = Arc::clone(&log);
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+                let _ = tx.send(line);
+            }
+        });
+        let mut server = Server {
+            child,
+            addr: "0.0.0.0:0".parse().unwrap(),
+            log,
+            lines,
+        };
+        let line = server.wait_for_line("listening on http://");
+        let addr = line.rsplit("http://").next().unwrap().trim();
+        server.addr = addr.parse().unwrap_or_else(|_| panic!("bad address in {line:?}"));
+        server
+    }
+
+    /// Waits up to [`PATIENCE`] for a log line containing `needle` and returns it.
+    pub fn wait_for_line(&self, needle: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("no log line with {needle:?}; log so far:\n{}", self.log())
+    }
+
+    /// Everything the process wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) with a pid we own and a valid signal number has no memory effects.
+        assert_eq!(unsafe { libc::kill(self.pid(), signal) }, 0, "kill failed");
+    }
+
+    /// Waits up to `limit` for the process to exit; `None` if it is still running.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Sends a `GET` for `path` on a new connection and returns the response.
+    pub fn get(&self, path: &str) -> Response {
+        self.request(format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes())
+    }
+
+    /// Sends raw bytes on a new connection and reads the response until the server closes it.
+    pub fn request(&self, raw: &[u8]) -> Response {
+        let mut stream = connect(self.addr);
+        stream.write_all(raw).expect("write request");
+        read_response(&mut stream)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Connects to `addr` with read and write timeouts of [`PATIENCE`].
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect_timeout(&addr, PATIENCE).expect("connect");
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.set_write_timeout(Some(PATIENCE)).unwrap();
+    stream
+}
+
+/// An HTTP response as read off the wire.
+#[derive(Debug)]
+pub struct Response {
+    /// The status code, 0 if none could be read.
+    pub status: u16,
+    /// The header block, one `name: value` per line, names in lower case.
+    pub headers: String,
+    /// Everything after the header block.
+    pub body: String,
+}
+
+impl Response {
+    /// The value of header `name` (lower case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
+    }
+}
+
+/// Reads until EOF and splits the first response into status, headers and body.
+pub fn read_response(stream: &mut TcpStream) -> Response {
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    parse_response(&String::from_utf8_lossy(&raw))
+}
+
+/// Splits raw response text into status, headers and body.
+pub fn parse_response(text: &str) -> Response {
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .map(|line| match line.split_once(':') {
+            Some((name, value)) => format!("{}: {}", name.to_ascii_lowercase(), value.trim()),
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Response {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// Runs the binary with `args` and exactly `env`, and returns its exit code, stdout and stderr.
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tinyweb");
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    (output.status.code(), text(output.stdout), text(output.stderr))
+}
