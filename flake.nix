@@ -23,7 +23,8 @@
       let
         pkgs = import nixpkgs {
           inherit system;
-          overlays = [ rust-overlay.overlays.default ];
+          # As crane's test flake does with this same rust-overlay pin.
+          overlays = [ (import rust-overlay) ];
         };
         inherit (pkgs) lib;
         # Each system builds for its own musl target: x86_64- or aarch64-unknown-linux-musl.
