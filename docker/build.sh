@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Builds the flake's images without Nix, from the same ingredients: the three binaries from the
+# same Cargo profiles, UPX with the flake's flags, a static musl tini 0.19.0, and the image config
+# from nix/image.json. Packs each variant as a reproducible docker-archive tarball in
+# build/images/ and loads it with `docker load`, giving tinyweb:scratch, :stripped, :tiniest.
+# Usage: bash docker/build.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target=x86_64-unknown-linux-musl
+definition=nix/image.json
+bin=build/bin
+images=build/images
+
+json() {
+  python3 -c "import json, sys; $1" "$definition"
+}
+
+bash docker/deps.sh
+
+cargo build --locked --quiet --release --target "$target"
+cargo build --locked --quiet --profile debuginfo --target "$target"
+target_dir=$(cargo metadata --locked --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+mkdir -p "$bin" "$images"
+install -m 0755 "$target_dir/$target/release/tinyweb" "$bin/tinyweb"
+install -m 0755 "$target_dir/$target/debuginfo/tinyweb" "$bin/tinyweb-debug"
+
+mapfile -t upx_flags < <(json 'print(*json.load(open(sys.argv[1]))["upxFlags"], sep="\n")')
+rm -f "$bin/tinyweb-upx"
+upx -q "${upx_flags[@]}" -o "$bin/tinyweb-upx" "$bin/tinyweb" >/dev/null
+upx -q -t "$bin/tinyweb-upx" >/dev/null
+# UPX has broken static-pie Rust binaries before (upx/upx#877): the packed one must still run.
+if [[ "$("$bin/tinyweb-upx" --version)" != "$("$bin/tinyweb" --version)" ]]; then
+  echo "build.sh: $bin/tinyweb-upx does not run like $bin/tinyweb" >&2
+  exit 1
+fi
+
+bash docker/tini.sh build
+
+# Like a flake's self.rev: untracked files are not part of the build, changes to tracked ones are.
+revision=$(git rev-parse HEAD)
+if ! git diff --quiet HEAD --; then
+  revision=dirty
+fi
+
+mapfile -t variants < <(json '
+for name, variant in json.load(open(sys.argv[1]))["variants"].items():
+    print(name, variant["binary"])')
+for line in "${variants[@]}"; do
+  read -r variant binary <<<"$line"
+  for output in "$images/$variant.tar" "$images/$variant.again.tar"; do
+    python3 docker/pack.py "$definition" "$variant" build/tini "$bin/$binary" Cargo.toml \
+      "$revision" "$output"
+  done
+  if ! cmp -s "$images/$variant.tar" "$images/$variant.again.tar"; then
+    echo "build.sh: packing $variant twice gave different tarballs" >&2
+    exit 1
+  fi
+  rm "$images/$variant.again.tar"
+  echo "$variant: packed twice, byte-identical: $(sha256sum "$images/$variant.tar" | cut -d' ' -f1)"
+done
+
+echo
+echo "| File | Bytes |"
+echo "|---|--:|"
+for file in build/tini "$bin/tinyweb-debug" "$bin/tinyweb" "$bin/tinyweb-upx" "$images"/*.tar; do
+  echo "| $file | $(stat -c %s "$file") |"
+done
+echo
+
+if ! docker info >/dev/null 2>&1; then
+  if [[ "${CI:-}" == true ]]; then
+    echo "build.sh: no Docker engine to load the images into (CI=true)" >&2
+    exit 1
+  fi
+  echo "build.sh: SKIP loading the images: no Docker engine (tarballs are in $images/)"
+  exit 0
+fi
+echo "| Image | docker inspect .Size |"
+echo "|---|--:|"
+for line in "${variants[@]}"; do
+  read -r variant _ <<<"$line"
+  docker load -q -i "$images/$variant.tar" >/dev/null
+  image="$(json 'print(json.load(open(sys.argv[1]))["name"])'):$variant"
+  echo "| $image | $(docker image inspect -f '{{.Size}}' "$image") |"
+done
