@@ -22,6 +22,6 @@ apt-get install -y -qq --no-install-recommends -t bookworm-backports upx-ucl >/d
 rustup target add x86_64-unknown-linux-musl
 rustup component add clippy rustfmt
 
-for tool in deadnix nixpkgs-fmt cargo-deny; do
+for tool in deadnix nixpkgs-fmt cargo-deny cargo-fuzz; do
   command -v "$tool" >/dev/null || cargo install --locked --quiet "$tool"
 done

@@ -13,6 +13,7 @@ step() {
 step cargo fmt --all -- --check
 step cargo clippy --locked --all-targets -- -D warnings
 step cargo test --locked
+step bash fuzz/run.sh 60
 step bash nix/lint.sh
 step bash docker/build.sh
 step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:tiniest
