@@ -17,6 +17,10 @@ use crate::routes::routes;
 /// How long to wait before accepting again after running out of file descriptors or memory.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// hyper's default read-buffer cap (not exported). The head must fit in that buffer, so a larger
+/// TINYWEB_MAX_HEADER_BYTES raises the cap to match; smaller ones keep hyper's default.
+const HYPER_DEFAULT_MAX_BUF: usize = 8192 + 4096 * 100;
+
 /// How a [`run`] ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Drained {
@@ -33,7 +37,8 @@ pub async fn run(listener: TcpListener, config: &Config, shutdown: impl Future<O
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
-        .max_header_size(config.max_header_bytes);
+        .max_header_size(config.max_header_bytes)
+        .max_buf_size(config.max_header_bytes.max(HYPER_DEFAULT_MAX_BUF));
     let connections = GracefulShutdown::new();
 
     tokio::pin!(shutdown);
