@@ -76,19 +76,44 @@ fn header_block_over_the_limit_is_431() {
     assert_refused(&server, "header block over the limit", big.as_bytes(), &[431, 0]);
 }
 
-/// Just under the limit is still served: the limit is the configured one, not a smaller one.
+/// A request head of exactly `size` bytes (request line, headers and the blank line).
+fn head_of(size: usize) -> Vec<u8> {
+    let start = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: ";
+    let mut head = start.to_vec();
+    head.resize(size - 4, b'a');
+    head.extend_from_slice(b"\r\n\r\n");
+    head
+}
+
+/// The limit is exact: a head of TINYWEB_MAX_HEADER_BYTES is served and one byte more is not,
+/// from the bottom to the top of the documented range (1 MiB is above hyper's default ~400 KiB
+/// read buffer, which must not cut it short).
 #[test]
-fn header_block_under_the_limit_is_served() {
-    let server = server();
-    let near = format!(
-        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: {}\r\n\r\n",
-        "a".repeat(MAX_HEADER_BYTES - 1024)
-    );
+fn header_limit_is_exact() {
+    for limit in [1024, MAX_HEADER_BYTES, 1 << 20] {
+        let server = Server::start(&[("TINYWEB_MAX_HEADER_BYTES", &limit.to_string())]);
 
-    let reply = exchange(server.addr, near.as_bytes(), PATIENCE);
+        let at = exchange(server.addr, &head_of(limit), PATIENCE);
+        let over = exchange(server.addr, &head_of(limit + 1), PATIENCE);
 
-    eprintln!("header block just under the limit: {}", reply.answer());
-    assert_eq!(reply.status(), 200);
+        eprintln!(
+            "limit {limit}: head of {limit} bytes: {}; {} bytes: {}",
+            at.answer(),
+            limit + 1,
+            over.answer()
+        );
+        assert_eq!(
+            at.status(),
+            200,
+            "limit {limit}: a head of exactly the limit was refused"
+        );
+        assert!(
+            [431, 0].contains(&over.status()),
+            "limit {limit}: one byte over: {}",
+            over.answer()
+        );
+        traffic::assert_still_serving(&server, &format!("a head over the {limit}-byte limit"));
+    }
 }
 
 /// More header lines than hyper keeps (100) is refused rather than truncated.
