@@ -17,3 +17,4 @@ step bash fuzz/run.sh 60
 step bash nix/lint.sh
 step bash docker/build.sh
 step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:tiniest
+step python3 bench/run.py --quick
