@@ -16,8 +16,8 @@ use traffic::KeepAlive;
 /// How many concurrent connections the first test aims for.
 const WANTED: u64 = 3000;
 
-/// Raises this process's soft RLIMIT_NOFILE to its hard limit (children inherit it) and returns
-/// the new soft limit.
+/// Raises this process's soft RLIMIT_NOFILE to its hard limit, or 65536 if that is higher (an
+/// unlimited hard limit is not a valid soft one), and returns it; children inherit it.
 fn raise_fd_limit() -> u64 {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -26,7 +26,7 @@ fn raise_fd_limit() -> u64 {
     // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
     unsafe {
         assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0, "getrlimit");
-        limit.rlim_cur = limit.rlim_max;
+        limit.rlim_cur = limit.rlim_max.min(1 << 16);
         assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0, "setrlimit");
     }
     limit.rlim_cur
