@@ -91,13 +91,19 @@ def start(resources, image, *extra):
     (name, host port) once it answers /healthz."""
     name = resources.container_name()
     docker("run", "-d", "--name", name, *HARDENED, *extra, image)
-    port = host_port(name)
-    if not wait_serving(port):
-        logs = docker("logs", name, check=False)
-        raise engine.DockerError(
-            f"{name} did not serve within 10 s: {(logs.stdout + logs.stderr).strip()[-300:]}"
-        )
-    return name, port
+    try:
+        port = host_port(name)
+        if wait_serving(port):
+            return name, port
+    except engine.DockerError:
+        pass
+    state = engine.inspect(name)["State"]
+    logs = docker("logs", name, check=False)
+    raise engine.DockerError(
+        f"{' '.join(extra) or 'default'} container did not serve within 10 s "
+        f"(status {state['Status']}, exit code {state['ExitCode']}): "
+        f"{(logs.stdout + logs.stderr).strip()[-300:]}"
+    )
 
 
 def timed_stop(name):
@@ -273,12 +279,15 @@ def test_image(arg, report, resources):
             label = tags[0] if tags else arg
         else:
             image = arg
-        config = engine.inspect(image)["Config"]
-        size = int(docker("image", "inspect", "-f", "{{.Size}}", image).stdout)
-    except (engine.DockerError, OSError, KeyError, ValueError, tarfile.TarError) as error:
+        details = json.loads(docker("image", "inspect", image).stdout)[0]
+    except tarfile.TarError:
+        report.check(label, "image is available", False, "not a docker-archive tarball (tar, gzip, bzip2 or xz)")
+        return None
+    except (engine.DockerError, OSError, KeyError, ValueError) as error:
         report.check(label, "image is available", False, str(error))
         return None
-    row = {"image": label, "size": size, "debug": None, "upx": None}
+    config = details["Config"]
+    row = {"image": label, "size": details["Size"], "debug": None, "upx": None}
 
     report.attempt(label, "config is nix/image.json's plus revision and version labels",
                    lambda: check_config(config))
