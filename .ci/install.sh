@@ -15,7 +15,7 @@ SRC
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  musl-tools dpkg-dev cmake nix-bin wrk jq util-linux \
+  musl-tools dpkg-dev cmake nix-bin wrk jq util-linux python3 \
   golang-go golang-github-labstack-echo-dev >/dev/null
 apt-get install -y -qq --no-install-recommends -t bookworm-backports upx-ucl >/dev/null
 
