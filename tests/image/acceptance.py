@@ -197,8 +197,9 @@ def check_no_shell(resources, image):
     name = resources.container_name()
     result = docker("run", "--name", name, "--entrypoint", "/bin/sh", image, "-c", "true", check=False)
     error = " ".join(result.stderr.split())
-    ok = result.returncode != 0 and "/bin/sh: no such file or directory" in error
-    return ok, f"exit {result.returncode}: {error.split('exec: ', 1)[-1][:80]}"
+    missing = "stat /bin/sh: no such file or directory"
+    ok = result.returncode != 0 and missing in error
+    return ok, f"exit {result.returncode}: {missing if ok else error[-200:]}"
 
 
 def check_pid1(name, user):
