@@ -81,7 +81,14 @@ echo "| Image | docker inspect .Size |"
 echo "|---|--:|"
 for line in "${variants[@]}"; do
   read -r variant _ <<<"$line"
-  docker load -q -i "$images/$variant.tar" >/dev/null
   image="$(json 'print(json.load(open(sys.argv[1]))["name"])'):$variant"
+  previous=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
+  docker load -q -i "$images/$variant.tar" >/dev/null
+  # The image this tag replaced would stay behind untagged at every rebuild; one that a
+  # container still uses is left alone (docker refuses), which is why the error is ignored.
+  if [[ -n "$previous" && "$previous" != "$(docker image inspect -f '{{.Id}}' "$image")" &&
+    -z "$(docker image inspect -f '{{join .RepoTags ""}}' "$previous")" ]]; then
+    docker image rm "$previous" >/dev/null 2>&1 || true
+  fi
   echo "| $image | $(docker image inspect -f '{{.Size}}' "$image") |"
 done
