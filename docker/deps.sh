@@ -28,11 +28,17 @@ if [[ $EUID -ne 0 ]]; then
   exit 1
 fi
 
-# The same file and entries .ci/install.sh writes, so whichever runs first, apt sees them once.
+# Binaries from bookworm-backports (bookworm itself is already a source), and bookworm's sources.
 cat >/etc/apt/sources.list.d/tinyweb.sources <<'SRC'
-Types: deb deb-src
+Types: deb
 URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-backports
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC

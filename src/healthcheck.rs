@@ -9,15 +9,29 @@ use crate::config::Config;
 /// How long the whole probe may take at most, per step (connect, write, read).
 pub const TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Requests `GET /healthz` from the server `config` describes.
+/// Requests `GET /healthz` from the server `config` describes. A wildcard `HOST` is probed on
+/// 127.0.0.1 and then ::1: a `::` socket also takes IPv4 on Linux, and a container network may
+/// have no IPv6 at all.
 ///
 /// # Errors
 /// A one-line reason when the server cannot be reached or answers anything but 200.
 pub fn probe(config: &Config) -> Result<(), String> {
-    let addr = probe_addr(config);
+    let mut first_error = None;
+    for addr in probe_addrs(config) {
+        match TcpStream::connect_timeout(&addr, TIMEOUT) {
+            Ok(stream) => return request_health(stream, addr),
+            Err(e) => {
+                first_error.get_or_insert_with(|| format!("GET /healthz on {addr}: {e}"));
+            }
+        }
+    }
+    Err(first_error.unwrap_or_default())
+}
+
+/// Sends `GET /healthz` on a connected `stream` and expects a 200 status line.
+fn request_health(mut stream: TcpStream, addr: SocketAddr) -> Result<(), String> {
     let fail = |what: &str| format!("GET /healthz on {addr}: {what}");
 
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| fail(&e.to_string()))?;
     stream
         .set_read_timeout(Some(TIMEOUT))
         .map_err(|e| fail(&e.to_string()))?;
@@ -50,12 +64,14 @@ pub fn probe(config: &Config) -> Result<(), String> {
     }
 }
 
-/// Where to probe: the configured address, or loopback of its family when it is a wildcard.
-fn probe_addr(config: &Config) -> SocketAddr {
-    let ip = match config.host {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
+/// Where to probe: the configured address, or the loopback addresses when it is a wildcard.
+fn probe_addrs(config: &Config) -> Vec<SocketAddr> {
+    let ips = if config.host.is_unspecified() {
+        vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]
+    } else {
+        vec![config.host]
     };
-    SocketAddr::new(ip, config.port)
+    ips.into_iter()
+        .map(|ip| SocketAddr::new(ip, config.port))
+        .collect()
 }

@@ -102,6 +102,20 @@ fn healthcheck_passes_against_live_server() {
     server.wait_for_line("GET /healthz 200");
 }
 
+/// With a wildcard `HOST=::`, `healthcheck` finds a server on IPv4 loopback (a container network
+/// may have no IPv6 while the `::` socket serves IPv4).
+#[test]
+fn healthcheck_on_wildcard_host_tries_ipv4_loopback() {
+    let server = Server::start(&[]);
+
+    let (code, _, stderr) = run(
+        &["healthcheck"],
+        &[("HOST", "::"), ("PORT", &server.addr.port().to_string())],
+    );
+
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
 /// `healthcheck` exits 1 with one line when nothing listens.
 #[test]
 fn healthcheck_fails_against_dead_port() {
