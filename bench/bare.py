@@ -83,8 +83,12 @@ def startups(pair, count):
             sample["stops"].append(duration)
             sample["codes"].add(code)
     return {
-        side: {"samples_s": s["times"], **summary(s["times"]),
-               "sigterm_exit_s": summary(s["stops"]), "sigterm_exit_codes": sorted(s["codes"])}
+        side: {
+            "samples_s": s["times"],
+            **summary(s["times"]),
+            "sigterm_exit_s": summary(s["stops"]),
+            "sigterm_exit_codes": sorted(s["codes"]),
+        }
         for side, s in samples.items()
     }
 
@@ -101,7 +105,7 @@ def side_by_side(pair, rounds, duration_s, warmup_s, connections):
                 raise RuntimeError(f"{pair[side]} did not answer 10 requests with the hello body")
             result[side]["idle"] = proc_memory(process.pid)
         if warmup_s:
-            for side, (_, port) in running.items():
+            for _, port in running.values():
                 wrk(port, warmup_s, connections)
         for side in running:
             result[side]["rounds"] = []
@@ -126,12 +130,15 @@ def main():
         sys.exit("usage: bare.py SPEC_JSON")
     spec = json.loads(sys.argv[1])
     if os.readlink("/proc/self/ns/net") == spec["host_netns"]:
-        sys.exit("bare.py: must run in a private network namespace (bench/run.py uses unshare --net)")
+        sys.exit(
+            "bare.py: must run in a private network namespace (bench/run.py uses unshare --net)"
+        )
     bring_loopback_up()
     results = {}
     for pair in spec["pairs"]:
-        measured = side_by_side(pair, spec["rounds"], spec["duration_s"], spec["warmup_s"],
-                                spec["connections"])
+        measured = side_by_side(
+            pair, spec["rounds"], spec["duration_s"], spec["warmup_s"], spec["connections"]
+        )
         started = startups(pair, spec["starts"])
         for side in ("tinyweb", "go"):
             results[pair[side]] = {**measured[side], "startup": started[side]}

@@ -51,13 +51,15 @@ gobuild() {
 gobuild -o "$PWD/$out/go-echo-debug"
 gobuild -ldflags='-s -w' -o "$PWD/$out/go-echo"
 
-# --brute takes minutes: repack only when the input or the flags changed.
-stamp="$(sha256sum <"$out/go-echo" | cut -d' ' -f1) ${upx_flags[*]}"
-if [[ ! -x "$out/go-echo-upx" || "$(cat "$out/go-echo-upx.stamp" 2>/dev/null)" != "$stamp" ]]; then
-  rm -f "$out/go-echo-upx"
-  upx -q "${upx_flags[@]}" -o "$out/go-echo-upx" "$out/go-echo" >/dev/null
-  echo "$stamp" >"$out/go-echo-upx.stamp"
+# --brute takes minutes: keep each packing, keyed by the input and the flags.
+packed="$out/upx-cache/$( (sha256sum <"$out/go-echo" && echo "${upx_flags[*]}") | sha256sum | cut -c1-16)"
+if [[ ! -f "$packed" ]]; then
+  mkdir -p "$out/upx-cache"
+  rm -f "$packed.tmp"
+  upx -q "${upx_flags[@]}" -o "$packed.tmp" "$out/go-echo" >/dev/null
+  mv "$packed.tmp" "$packed"
 fi
+install -m 0755 "$packed" "$out/go-echo-upx"
 printf '%s\n' "${upx_flags[*]}" >"$out/upx-flags"
 
 bash docker/tini.sh build

@@ -6,8 +6,11 @@ from xml.sax.saxutils import escape
 
 from report import REFERENCE_BYTES
 
-COLOURS = {"tinyweb": ("#c2410c", "#fdba74"), "go": ("#1d4ed8", "#93c5fd"),
-           "reference": ("#6b7280", "#d1d5db")}
+COLOURS = {
+    "tinyweb": ("#c2410c", "#fdba74"),
+    "go": ("#1d4ed8", "#93c5fd"),
+    "reference": ("#6b7280", "#d1d5db"),
+}
 ROW = 26
 TOP = 64
 LABEL_WIDTH = 150
@@ -20,12 +23,17 @@ WIDTH = 1000
 
 
 def text(x, y, content, size=11, anchor="start", weight="normal", fill="#111827"):
-    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
-            f'font-weight="{weight}" fill="{fill}">{escape(str(content))}</text>')
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
+        f'font-weight="{weight}" fill="{fill}">{escape(str(content))}</text>'
+    )
 
 
 def rect(x, y, width, height, fill):
-    return f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(width, 0.5):.1f}" height="{height}" fill="{fill}"/>'
+    return (
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(width, 0.5):.1f}" height="{height}" '
+        f'fill="{fill}"/>'
+    )
 
 
 def log_scale(low, high, x, width):
@@ -38,8 +46,9 @@ def log_axis(low, high, x, width, y_top, y_bottom, label):
     parts = []
     for exponent in range(round(math.log10(low)), round(math.log10(high)) + 1):
         tick = to_x(10**exponent)
-        parts.append(f'<line x1="{tick:.1f}" y1="{y_top}" x2="{tick:.1f}" y2="{y_bottom}" '
-                     'stroke="#e5e7eb"/>')
+        parts.append(
+            f'<line x1="{tick:.1f}" y1="{y_top}" x2="{tick:.1f}" y2="{y_bottom}" stroke="#e5e7eb"/>'
+        )
         parts.append(text(tick, y_bottom + 12, label(10**exponent), 9, "middle", fill="#6b7280"))
     return parts
 
@@ -49,13 +58,19 @@ def render(results):
     for both in results["variants"].values():
         for side in ("go", "tinyweb"):
             e = both[side]
-            rows.append((e["image"], side, {
-                "size": e["sizes"]["image_bytes"],
-                "run": e["docker"]["run_to_200_s"]["median"] * 1e3,
-                "exec": e["bare"]["startup"]["median"] * 1e3,
-                "idle": e["bare"]["idle"]["VmRSS"] / 1e6,
-                "loaded": e["bare"]["after_load"]["VmRSS"] / 1e6,
-            }))
+            rows.append(
+                (
+                    e["image"],
+                    side,
+                    {
+                        "size": e["sizes"]["image_bytes"],
+                        "run": e["docker"]["run_to_200_s"]["median"] * 1e3,
+                        "exec": e["bare"]["startup"]["median"] * 1e3,
+                        "idle": e["bare"]["idle"]["VmRSS"] / 1e6,
+                        "loaded": e["bare"]["after_load"]["VmRSS"] / 1e6,
+                    },
+                )
+            )
     bottom = TOP + ROW * len(rows)
     height = bottom + 86
     meta = results["meta"]
@@ -64,18 +79,31 @@ def render(results):
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif">',
         f'<rect width="{WIDTH}" height="{height}" fill="white"/>',
-        text(10, 22, "tinyweb vs the article's Go/echo server: every rung of the image ladder",
-             15, weight="bold"),
+        text(
+            10,
+            22,
+            "tinyweb vs the article's Go/echo server: every rung of the image ladder",
+            15,
+            weight="bold",
+        ),
     ]
-    for title, x, width in PANELS:
+    for title, x, _ in PANELS:
         parts.append(text(x, TOP - 12, title, 11, weight="bold"))
 
     size_x, size_w = PANELS[0][1], PANELS[0][2]
     start_x, start_w = PANELS[1][1], PANELS[1][2]
     mem_x, mem_w = PANELS[2][1], PANELS[2][2]
-    parts += log_axis(1e5, 1e9, size_x, size_w, TOP - 4, bottom,
-                      lambda v: f"{v / 1e9:g} GB" if v >= 1e9 else f"{v / 1e6:g} MB" if v >= 1e6
-                      else f"{v / 1e3:g} kB")
+    parts += log_axis(
+        1e5,
+        1e9,
+        size_x,
+        size_w,
+        TOP - 4,
+        bottom,
+        lambda v: (
+            f"{v / 1e9:g} GB" if v >= 1e9 else f"{v / 1e6:g} MB" if v >= 1e6 else f"{v / 1e3:g} kB"
+        ),
+    )
     parts += log_axis(0.1, 1e4, start_x, start_w, TOP - 4, bottom, lambda v: f"{v:g}")
     mem_max = max(r[2].get("loaded", 0) for r in rows) * 1.15 or 1.0
     size_to_x = log_scale(1e5, 1e9, size_x, size_w)
@@ -92,8 +120,14 @@ def render(results):
         for offset, key, fill in ((3, "run", dark), (12, "exec", light)):
             end = start_to_x(v[key])
             parts.append(rect(start_x, y + offset, end - start_x, 8, fill))
-            parts.append(text(end + 3, y + offset + 7, f"{v[key]:.0f}" if v[key] >= 100
-                              else f"{v[key]:.3g}", 8))
+            parts.append(
+                text(
+                    end + 3,
+                    y + offset + 7,
+                    f"{v[key]:.0f}" if v[key] >= 100 else f"{v[key]:.3g}",
+                    8,
+                )
+            )
         for offset, key, fill in ((3, "loaded", light), (12, "idle", dark)):
             end = mem_x + mem_w * v[key] / mem_max
             parts.append(rect(mem_x, y + offset, end - mem_x, 8, fill))
@@ -113,11 +147,22 @@ def render(results):
         rect(mem_x + 56, legend_y - 8, 10, 8, COLOURS["go"][1]),
         rect(mem_x + 68, legend_y - 8, 10, 8, COLOURS["tinyweb"][1]),
         text(mem_x + 82, legend_y, "after load", 9),
-        text(10, height - 26, f"Measured {meta['date']} on {machine['cpu']}, {machine['cores']} "
-             f"cores, Linux {machine['kernel']}, Docker {meta['tools']['docker']} "
-             f"({meta['mode']} run).", 10, fill="#374151"),
-        text(10, height - 10, f"Command: {meta['command']}. The golang row is quoted from the article.",
-             10, fill="#374151"),
+        text(
+            10,
+            height - 26,
+            f"Measured {meta['date']} on {machine['cpu']}, {machine['cores']} "
+            f"cores, Linux {machine['kernel']}, Docker {meta['tools']['docker']} "
+            f"({meta['mode']} run).",
+            10,
+            fill="#374151",
+        ),
+        text(
+            10,
+            height - 10,
+            f"Command: {meta['command']}. The golang row is quoted from the article.",
+            10,
+            fill="#374151",
+        ),
         "</svg>",
     ]
     return "\n".join(parts) + "\n"

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 
 from probe import (
     cgroup_memory_files,
@@ -54,8 +55,9 @@ def free_port():
 def sizes(image):
     """`docker inspect` Size, and the bytes of `docker save` before and after gzip -6 (what a
     registry stores and sends is each layer gzip'd, plus the small config)."""
-    saved = subprocess.run(["docker", "save", image], capture_output=True, check=True,
-                           timeout=120).stdout
+    saved = subprocess.run(
+        ["docker", "save", image], capture_output=True, check=True, timeout=120
+    ).stdout
     return {
         "image_bytes": int(docker("image", "inspect", "-f", "{{.Size}}", image)),
         "saved_tar_bytes": len(saved),
@@ -64,38 +66,57 @@ def sizes(image):
 
 
 def stop_timed(cid):
-    started = time.monotonic()
+    """`docker stop`: (seconds until the command returned, seconds until the container's recorded
+    exit, exit code). The second leaves out Docker's clean-up after the exit."""
+    wall, started = time.time(), time.monotonic()
     docker("stop", "-t", "10", cid)
     duration = time.monotonic() - started
-    return duration, int(docker("inspect", "-f", "{{.State.ExitCode}}", cid))
+    code, finished = docker(
+        "inspect", "-f", "{{.State.ExitCode}} {{.State.FinishedAt}}", cid
+    ).split()
+    return duration, datetime.fromisoformat(finished).timestamp() - wall, int(code)
 
 
 def startups(image, count):
     """`docker run -d -p` -> first 200 on GET /, then `docker stop`, `count` times."""
     port = free_port()
-    times, stops, codes = [], [], set()
+    times, stops, exits, codes = [], [], [], set()
     for _ in range(count):
         started = time.monotonic()
         cid = docker("run", "-d", "--label", LABEL, "-p", f"127.0.0.1:{port}:8000", image)
         elapsed = wait_for_200(port, started, START_DEADLINE_S)
-        duration, code = stop_timed(cid)
+        duration, until_exit, code = stop_timed(cid)
         docker("rm", cid)
         if elapsed is None:
             raise RuntimeError(f"{image} did not answer 200 within {START_DEADLINE_S} s")
         times.append(elapsed)
         stops.append(duration)
+        exits.append(until_exit)
         codes.add(code)
     return {
         "run_to_200_s": {"samples_s": times, **summary(times)},
         "stop_s": {"samples_s": stops, **summary(stops)},
+        "stop_to_exit_s": {"samples_s": exits, **summary(exits)},
         "stop_exit_codes": sorted(codes),
     }
 
 
 def run_isolated(image, *options):
     """A container on `--network none`: (id, tini's pid, nsenter prefix into its network)."""
-    cid = docker("run", "-d", "--label", LABEL, "--network", "none", "--log-driver", "none",
-                 "--cpuset-cpus", "0", *options, image)
+    cid = docker(
+        "run",
+        "-d",
+        "--label",
+        LABEL,
+        "--network",
+        "none",
+        "--log-driver",
+        "none",
+        "--cpuset-cpus",
+        "0",
+        *options,
+        image,
+    )
     pid = int(docker("inspect", "-f", "{{.State.Pid}}", cid))
     return cid, pid, ["nsenter", f"--net=/proc/{pid}/ns/net"]
 
@@ -117,9 +138,15 @@ def under_load(image, duration_s, connections):
         idle = {"cgroup_bytes": read_int(current), **proc_memory(server)}
         load = wrk(8000, duration_s, connections, prefix=prefix)
         after = {"cgroup_peak_bytes": read_int(peak), **proc_memory(server)}
-        stop_s, code = stop_timed(cid)
-        return {"idle": idle, "wrk": load, "after_load": after,
-                "stop_after_load_s": stop_s, "stop_after_load_exit_code": code}
+        stop_s, until_exit, code = stop_timed(cid)
+        return {
+            "idle": idle,
+            "wrk": load,
+            "after_load": after,
+            "stop_after_load_s": stop_s,
+            "stop_after_load_to_exit_s": until_exit,
+            "stop_after_load_exit_code": code,
+        }
     finally:
         docker("rm", "-f", cid)
 
@@ -129,8 +156,12 @@ def memory_limited(image, limit, duration_s, connections):
     wrk run; whether the kernel OOM-killed anything in it; its cgroup's peak."""
     cid, pid, prefix = run_isolated(image, f"--memory={limit}")
     try:
-        result = {"limit": limit, "serves": probe_inside(prefix, 10), "serves_after_load": False,
-                  "cgroup_peak_bytes": None}
+        result = {
+            "limit": limit,
+            "serves": probe_inside(prefix, 10),
+            "serves_after_load": False,
+            "cgroup_peak_bytes": None,
+        }
         if result["serves"]:
             peak_file = cgroup_memory_files(pid)[1]
             try:
@@ -140,8 +171,9 @@ def memory_limited(image, limit, duration_s, connections):
                 result["load_error"] = str(error).splitlines()[0]
             if os.path.exists(peak_file):
                 result["cgroup_peak_bytes"] = read_int(peak_file)
-        status, oom_killed = docker("inspect", "-f", "{{.State.Status}} {{.State.OOMKilled}}",
-                                    cid).split()
+        status, oom_killed = docker(
+            "inspect", "-f", "{{.State.Status}} {{.State.OOMKilled}}", cid
+        ).split()
         return {**result, "status": status, "oom_killed": oom_killed == "true"}
     finally:
         docker("rm", "-f", cid)

@@ -7,38 +7,67 @@ import xml.etree.ElementTree as ElementTree
 
 # (key, label, unit, getter). Every figure is measured for both sides of every variant.
 FIGURES = [
-    ("image_bytes", "image size (docker inspect)", "bytes",
-     lambda e: e["sizes"]["image_bytes"]),
-    ("gzip_tar_bytes", "docker save | gzip -6", "bytes",
-     lambda e: e["sizes"]["gzip_tar_bytes"]),
+    ("image_bytes", "image size (docker inspect)", "bytes", lambda e: e["sizes"]["image_bytes"]),
+    ("gzip_tar_bytes", "docker save | gzip -6", "bytes", lambda e: e["sizes"]["gzip_tar_bytes"]),
     ("binary_bytes", "server binary", "bytes", lambda e: e["binary_bytes"]),
-    ("docker_run_200_median", "docker run → first 200, median", "s",
-     lambda e: e["docker"]["run_to_200_s"]["median"]),
-    ("docker_run_200_p90", "docker run → first 200, p90", "s",
-     lambda e: e["docker"]["run_to_200_s"]["p90"]),
-    ("exec_200_median", "exec → first 200, median", "s",
-     lambda e: e["bare"]["startup"]["median"]),
+    (
+        "docker_run_200_median",
+        "docker run → first 200, median",
+        "s",
+        lambda e: e["docker"]["run_to_200_s"]["median"],
+    ),
+    (
+        "docker_run_200_p90",
+        "docker run → first 200, p90",
+        "s",
+        lambda e: e["docker"]["run_to_200_s"]["p90"],
+    ),
+    ("exec_200_median", "exec → first 200, median", "s", lambda e: e["bare"]["startup"]["median"]),
     ("exec_200_p90", "exec → first 200, p90", "s", lambda e: e["bare"]["startup"]["p90"]),
     ("idle_rss", "idle RSS after 10 requests", "bytes", lambda e: e["bare"]["idle"]["VmRSS"]),
-    ("idle_rss_anon", "idle RSS, anonymous part", "bytes",
-     lambda e: e["bare"]["idle"]["RssAnon"]),
+    ("idle_rss_anon", "idle RSS, anonymous part", "bytes", lambda e: e["bare"]["idle"]["RssAnon"]),
     ("rss_after_load", "RSS after load", "bytes", lambda e: e["bare"]["after_load"]["VmRSS"]),
-    ("peak_rss", "peak RSS under load (VmHWM)", "bytes",
-     lambda e: e["bare"]["after_load"]["VmHWM"]),
+    (
+        "peak_rss",
+        "peak RSS under load (VmHWM)",
+        "bytes",
+        lambda e: e["bare"]["after_load"]["VmHWM"],
+    ),
     ("rps", "req/s, median of rounds", "req/s", lambda e: e["bare"]["rps"]),
     ("p50", "p50 latency, median of rounds", "s", lambda e: e["bare"]["p50_s"]),
     ("p99", "p99 latency, median of rounds", "s", lambda e: e["bare"]["p99_s"]),
-    ("container_idle_memory", "container memory after 10 requests (cgroup)", "bytes",
-     lambda e: e["load"]["idle"]["cgroup_bytes"]),
-    ("container_peak_memory", "container peak memory under load (cgroup)", "bytes",
-     lambda e: e["load"]["after_load"]["cgroup_peak_bytes"]),
-    ("container_server_hwm", "server's peak RSS in the container under load (VmHWM)", "bytes",
-     lambda e: e["load"]["after_load"]["VmHWM"]),
-    ("container_rps", "req/s in the container (one wrk run)", "req/s",
-     lambda e: e["load"]["wrk"]["rps"]),
-    ("docker_stop_median", "docker stop, median", "s",
-     lambda e: e["docker"]["stop_s"]["median"]),
+    (
+        "container_idle_memory",
+        "container memory after 10 requests (cgroup)",
+        "bytes",
+        lambda e: e["load"]["idle"]["cgroup_bytes"],
+    ),
+    (
+        "container_peak_memory",
+        "container peak memory under load (cgroup)",
+        "bytes",
+        lambda e: e["load"]["after_load"]["cgroup_peak_bytes"],
+    ),
+    (
+        "container_server_hwm",
+        "server's peak RSS in the container under load (VmHWM)",
+        "bytes",
+        lambda e: e["load"]["after_load"]["VmHWM"],
+    ),
+    (
+        "container_rps",
+        "req/s in the container (one wrk run)",
+        "req/s",
+        lambda e: e["load"]["wrk"]["rps"],
+    ),
+    ("docker_stop_median", "docker stop, median", "s", lambda e: e["docker"]["stop_s"]["median"]),
     ("docker_stop_p90", "docker stop, p90", "s", lambda e: e["docker"]["stop_s"]["p90"]),
+    (
+        "docker_stop_to_exit_median",
+        "docker stop → container exited, median",
+        "s",
+        lambda e: e["docker"]["stop_to_exit_s"]["median"],
+    ),
 ]
 SIDES = ("tinyweb", "go")
 
@@ -50,44 +79,93 @@ def derive(variants):
         figures[variant] = {}
         for key, _, _, getter in FIGURES:
             values = {side: getter(both[side]) for side in SIDES}
-            ratio = (values["tinyweb"] / values["go"]
-                     if values["go"] and values["tinyweb"] is not None else None)
+            ratio = (
+                values["tinyweb"] / values["go"]
+                if values["go"] and values["tinyweb"] is not None
+                else None
+            )
             figures[variant][key] = {**values, "ratio": ratio}
     return figures, targets(variants, figures)
 
 
 def at_most(name, measured, limit, unit, detail=""):
-    return {"target": name, "measured": measured, "limit": limit, "unit": unit,
-            "met": measured is not None and measured <= limit,
-            "margin": None if measured is None else limit - measured, "detail": detail}
+    return {
+        "target": name,
+        "measured": measured,
+        "limit": limit,
+        "unit": unit,
+        "met": measured is not None and measured <= limit,
+        "margin": None if measured is None else limit - measured,
+        "detail": detail,
+    }
 
 
 def at_least(name, measured, limit, unit, detail=""):
-    return {"target": name, "measured": measured, "limit": limit, "unit": unit,
-            "met": measured is not None and measured >= limit,
-            "margin": None if measured is None else measured - limit, "detail": detail}
+    return {
+        "target": name,
+        "measured": measured,
+        "limit": limit,
+        "unit": unit,
+        "met": measured is not None and measured >= limit,
+        "margin": None if measured is None else measured - limit,
+        "detail": detail,
+    }
 
 
 def targets(variants, figures):
     stripped = figures["stripped"]
     stops = {v: figures[v]["docker_stop_median"]["tinyweb"] for v in figures}
     slowest = max(stops, key=stops.get)
-    codes = sorted({c for v in variants.values() for c in v["tinyweb"]["docker"]["stop_exit_codes"]})
+    codes = sorted(
+        {c for v in variants.values() for c in v["tinyweb"]["docker"]["stop_exit_codes"]}
+    )
     return [
-        at_most("image-tiniest ≤ 600 000 bytes", figures["tiniest"]["image_bytes"]["tinyweb"],
-                600_000, "bytes"),
-        at_most("image-stripped ≤ 2 100 000 bytes",
-                figures["stripped"]["image_bytes"]["tinyweb"], 2_100_000, "bytes"),
-        at_least("throughput ≥ 1.5× Go's, access logs on for both", stripped["rps"]["ratio"],
-                 1.5, "×", f"{stripped['rps']['tinyweb']:.0f} vs {stripped['rps']['go']:.0f} req/s"),
-        at_most("p99 latency no worse than Go's", stripped["p99"]["ratio"], 1.0, "×",
-                f"{stripped['p99']['tinyweb'] * 1e3:.2f} vs {stripped['p99']['go'] * 1e3:.2f} ms"),
-        at_most("idle RSS ≤ ⅓ of Go's", stripped["idle_rss"]["ratio"], 1 / 3, "×",
-                f"{stripped['idle_rss']['tinyweb'] / 1e6:.2f} vs "
-                f"{stripped['idle_rss']['go'] / 1e6:.2f} MB"),
-        {**at_most("docker stop ≤ 0.5 s (median, slowest tinyweb image)", stops[slowest], 0.5,
-                   "s", f"slowest: tinyweb:{slowest}; exit codes {codes}"),
-         "met": stops[slowest] <= 0.5 and codes == [0]},
+        at_most(
+            "image-tiniest ≤ 600 000 bytes",
+            figures["tiniest"]["image_bytes"]["tinyweb"],
+            600_000,
+            "bytes",
+        ),
+        at_most(
+            "image-stripped ≤ 2 100 000 bytes",
+            figures["stripped"]["image_bytes"]["tinyweb"],
+            2_100_000,
+            "bytes",
+        ),
+        at_least(
+            "throughput ≥ 1.5× Go's, access logs on for both",
+            stripped["rps"]["ratio"],
+            1.5,
+            "×",
+            f"{stripped['rps']['tinyweb']:.0f} vs {stripped['rps']['go']:.0f} req/s",
+        ),
+        at_most(
+            "p99 latency no worse than Go's",
+            stripped["p99"]["ratio"],
+            1.0,
+            "×",
+            f"{stripped['p99']['tinyweb'] * 1e3:.2f} vs {stripped['p99']['go'] * 1e3:.2f} ms",
+        ),
+        at_most(
+            "idle RSS ≤ ⅓ of Go's",
+            stripped["idle_rss"]["ratio"],
+            1 / 3,
+            "×",
+            f"{stripped['idle_rss']['tinyweb'] / 1e6:.2f} vs "
+            f"{stripped['idle_rss']['go'] / 1e6:.2f} MB",
+        ),
+        {
+            **at_most(
+                "docker stop ≤ 0.5 s (median, slowest tinyweb image)",
+                stops[slowest],
+                0.5,
+                "s",
+                f"slowest: tinyweb:{slowest}, which had exited "
+                f"{figures[slowest]['docker_stop_to_exit_median']['tinyweb'] * 1e3:.0f} ms "
+                f"after the stop (the rest is Docker's clean-up); exit codes {codes}",
+            ),
+            "met": stops[slowest] <= 0.5 and codes == [0],
+        },
     ]
 
 
@@ -100,21 +178,31 @@ def check_sanity(results, out):
             entry = both[side]
             name = entry["image"]
             if entry["docker"]["run_to_200_s"]["n"] != starts:
-                problems.append(f"{name}: {entry['docker']['run_to_200_s']['n']} of {starts} starts")
+                problems.append(
+                    f"{name}: {entry['docker']['run_to_200_s']['n']} of {starts} starts"
+                )
             if entry["bare"]["startup"]["n"] != starts:
-                problems.append(f"{entry['binary']}: {entry['bare']['startup']['n']} of {starts} starts")
+                problems.append(
+                    f"{entry['binary']}: {entry['bare']['startup']['n']} of {starts} starts"
+                )
             if entry["load"]["wrk"]["non_2xx"] or entry["load"]["wrk"]["rps"] <= 0:
                 problems.append(f"{name}: wrk got errors or nothing: {entry['load']['wrk']}")
             if any(r["non_2xx"] for r in entry["bare"]["rounds"]):
                 problems.append(f"{entry['binary']}: non-2xx answers under load")
         if both["tinyweb"]["bare"]["startup"]["sigterm_exit_codes"] != [0]:
-            problems.append(f"{both['tinyweb']['binary']}: SIGTERM exit codes "
-                            f"{both['tinyweb']['bare']['startup']['sigterm_exit_codes']}, not [0]")
+            problems.append(
+                f"{both['tinyweb']['binary']}: SIGTERM exit codes "
+                f"{both['tinyweb']['bare']['startup']['sigterm_exit_codes']}, not [0]"
+            )
         if both["tinyweb"]["docker"]["stop_exit_codes"] != [0]:
-            problems.append(f"tinyweb:{variant}: docker stop exit codes "
-                            f"{both['tinyweb']['docker']['stop_exit_codes']}, not [0]")
+            problems.append(
+                f"tinyweb:{variant}: docker stop exit codes "
+                f"{both['tinyweb']['docker']['stop_exit_codes']}, not [0]"
+            )
     for side in SIDES:
-        sizes = [results["figures"][v]["image_bytes"][side] for v in ("scratch", "stripped", "tiniest")]
+        sizes = [
+            results["figures"][v]["image_bytes"][side] for v in ("scratch", "stripped", "tiniest")
+        ]
         if not sizes[0] > sizes[1] > sizes[2] > 0:
             problems.append(f"{side}: image sizes not decreasing down the ladder: {sizes}")
     report = (out / "report.md").read_text()

@@ -33,7 +33,8 @@ def get(port, host="127.0.0.1", timeout=1.0):
 
 
 def wait_for_200(port, started, deadline_s, host="127.0.0.1"):
-    """Seconds from `started` (a time.monotonic()) to the first 200 on GET /; None past the deadline."""
+    """Seconds from `started` (a time.monotonic()) to the first 200 on GET /, or None once past
+    the deadline."""
     while True:
         status, _ = get(port, host, timeout=max(0.05, deadline_s))
         now = time.monotonic()
@@ -93,10 +94,21 @@ UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 def wrk(port, duration_s, connections, prefix=()):
     """A `wrk -t1` run against GET / pinned to CPU 1: req/s, p50 and p99 in seconds, errors."""
-    command = [*prefix, "taskset", "-c", "1", "wrk", "-t1", f"-c{connections}",
-               f"-d{duration_s}s", "--latency", f"http://127.0.0.1:{port}/"]
-    out = subprocess.run(command, capture_output=True, text=True, check=True,
-                         timeout=duration_s + 30).stdout
+    command = [
+        *prefix,
+        "taskset",
+        "-c",
+        "1",
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration_s}s",
+        "--latency",
+        f"http://127.0.0.1:{port}/",
+    ]
+    out = subprocess.run(
+        command, capture_output=True, text=True, check=True, timeout=duration_s + 30
+    ).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+(?:us|ms|s))$", out, re.M))
     if not rate or set(latency) != {"50", "99"}:
@@ -121,7 +133,11 @@ def summary(samples):
     """Median and p90 (statistics.quantiles, inclusive method) of a list of numbers."""
     if not samples:
         return {"n": 0, "median": None, "p90": None}
-    p90 = statistics.quantiles(samples, n=10, method="inclusive")[8] if len(samples) > 1 else samples[0]
+    p90 = (
+        statistics.quantiles(samples, n=10, method="inclusive")[8]
+        if len(samples) > 1
+        else samples[0]
+    )
     return {"n": len(samples), "median": statistics.median(samples), "p90": p90}
 
 

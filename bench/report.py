@@ -60,7 +60,8 @@ def header(results):
         "# tinyweb benchmark: the article's image ladder beside its Go/echo server",
         "",
         f"Measured {meta['date']} with `{meta['command']}` ({meta['mode']} run, "
-        f"{meta['seconds']} s, revision {meta['revision']}, tinyweb images from "
+        f"{meta['seconds']} s of which {meta['build_seconds']} s building, revision "
+        f"{meta['revision']}, tinyweb images from "
         f"{meta['source']}) on {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
         f"Linux {m['kernel']}, Docker {t['docker']}. {t['go']}, echo {t['echo']} (Debian); "
         f"{t['upx']}; {t['wrk']}; {t['rustc']}.",
@@ -82,8 +83,10 @@ def size_table(results):
         "|---|:-:|:-:|--:|--:|--:|--:|",
     ]
     for name, debug, upx, size in ARTICLE_ROWS:
-        lines.append(f"| *{name} (article, quoted)* | *{debug}* | *{upx}* | *{grouped(size)}* | "
-                     f"*{percent(size)}* | | |")
+        lines.append(
+            f"| *{name} (article, quoted)* | *{debug}* | *{upx}* | *{grouped(size)}* | "
+            f"*{percent(size)}* | | |"
+        )
     naive = results["naive_image_bytes"]
     if naive is None:
         lines.append("| tinyweb:naive | yes | no | Nix only, not built here | | | |")
@@ -93,7 +96,8 @@ def size_table(results):
         lines.append(
             f"| {e['image']} | {yes_no(e['debug_info'])} | {yes_no(e['upx'])} | "
             f"{grouped(e['sizes']['image_bytes'])} | {percent(e['sizes']['image_bytes'])} | "
-            f"{grouped(e['sizes']['gzip_tar_bytes'])} | {grouped(e['binary_bytes'])} |")
+            f"{grouped(e['sizes']['gzip_tar_bytes'])} | {grouped(e['binary_bytes'])} |"
+        )
     return lines + [""]
 
 
@@ -113,12 +117,13 @@ def runtime_table(results):
         f"Start-ups: median (p90) of {n} starts. Memory of the bare binary (VmRSS; the anonymous "
         "part, RssAnon, in brackets) after 10 requests and after the wrk rounds below; "
         "container peak is the container's memory cgroup peak (page cache included) under one wrk "
-        "run. `--memory=6m` is Docker's minimum limit.",
+        "run. `--memory=6m` is Docker's minimum limit. docker stop: until the command returns "
+        "(what a user waits for), and until the exit Docker recorded (without its clean-up).",
         "",
         "| Image | docker run → 200 | exec → 200 | idle RSS (anon) | RSS after load | "
-        "container peak | serves under --memory=6m | docker stop | stop exit code | bare SIGTERM → exit "
-        "(code) |",
-        "|---|--:|--:|--:|--:|--:|:-:|--:|:-:|--:|",
+        "container peak | serves under --memory=6m | docker stop | → exited | stop exit code | "
+        "bare SIGTERM → exit (code) |",
+        "|---|--:|--:|--:|--:|--:|:-:|--:|--:|:-:|--:|",
     ]
     for _, _, e in entries(results):
         run, boot, stop = e["docker"]["run_to_200_s"], e["bare"]["startup"], e["docker"]["stop_s"]
@@ -129,9 +134,11 @@ def runtime_table(results):
             f"{mb(idle['VmRSS'])} ({mb(idle['RssAnon'])}) | {mb(after['VmRSS'])} | "
             f"{mb(e['load']['after_load']['cgroup_peak_bytes'])} | "
             f"{limit_cell(e['memory_limit'])} | {ms(stop['median'])} ({ms(stop['p90'])}) | "
+            f"{ms(e['docker']['stop_to_exit_s']['median'])} | "
             f"{', '.join(map(str, e['docker']['stop_exit_codes']))} | "
             f"{ms(boot['sigterm_exit_s']['median'], 2)} "
-            f"({', '.join(map(str, boot['sigterm_exit_codes']))}) |")
+            f"({', '.join(map(str, boot['sigterm_exit_codes']))}) |"
+        )
     return lines + [""]
 
 
@@ -151,11 +158,14 @@ def throughput_table(results):
     for variant, both in results["variants"].items():
         f = results["figures"][variant]
         tw, go = both["tinyweb"]["bare"], both["go"]["bare"]
-        rounds = "; ".join(", ".join(f"{r['rps']:.0f}" for r in side["rounds"]) for side in (tw, go))
+        rounds = "; ".join(
+            ", ".join(f"{r['rps']:.0f}" for r in side["rounds"]) for side in (tw, go)
+        )
         lines.append(
             f"| {variant} | {tw['rps']:.0f} | {go['rps']:.0f} | {times(f['rps']['ratio'])} | "
             f"{ms(tw['p50_s'], 2)} / {ms(tw['p99_s'], 2)} | {ms(go['p50_s'], 2)} / "
-            f"{ms(go['p99_s'], 2)} | {times(f['p99']['ratio'])} | {rounds} |")
+            f"{ms(go['p99_s'], 2)} | {times(f['p99']['ratio'])} | {rounds} |"
+        )
     return lines + [""]
 
 
@@ -173,8 +183,9 @@ def ratio_table(results):
         cells = []
         for variant in variants:
             f = results["figures"][variant][key]
-            cells.append(f"{value(f['tinyweb'], unit)} / {value(f['go'], unit)} "
-                         f"({times(f['ratio'])})")
+            cells.append(
+                f"{value(f['tinyweb'], unit)} / {value(f['go'], unit)} ({times(f['ratio'])})"
+            )
         lines.append("| " + label.replace("|", "\\|") + " | " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -200,10 +211,17 @@ def targets_table(results):
         "|---|--:|:-:|--:|---|",
     ]
     for t in results["targets"]:
-        measured = (grouped(t["measured"]) if t["unit"] == "bytes" else
-                    ms(t["measured"]) if t["unit"] == "s" else times(t["measured"]))
-        lines.append(f"| {t['target']} | {measured} | {'met' if t['met'] else '**missed**'} | "
-                     f"{margin(t)} | {t['detail']} |")
+        measured = (
+            grouped(t["measured"])
+            if t["unit"] == "bytes"
+            else ms(t["measured"])
+            if t["unit"] == "s"
+            else times(t["measured"])
+        )
+        lines.append(
+            f"| {t['target']} | {measured} | {'met' if t['met'] else '**missed**'} | "
+            f"{margin(t)} | {t['detail']} |"
+        )
     return lines + [""]
 
 
@@ -231,7 +249,8 @@ def upx_section(results):
             f"{mb(s['bare']['idle']['RssAnon'])} → {mb(t['bare']['idle']['RssAnon'])} | "
             f"{mb(s['load']['after_load']['cgroup_peak_bytes'])} → "
             f"{mb(t['load']['after_load']['cgroup_peak_bytes'])} | "
-            f"{limit_cell(s['memory_limit'])} → {limit_cell(t['memory_limit'])} |")
+            f"{limit_cell(s['memory_limit'])} → {limit_cell(t['memory_limit'])} |"
+        )
     return lines + [""]
 
 
@@ -268,6 +287,13 @@ def method(results):
 
 
 def render(results):
-    return "\n".join(header(results) + size_table(results) + runtime_table(results)
-                     + throughput_table(results) + targets_table(results) + upx_section(results)
-                     + ratio_table(results) + method(results))
+    return "\n".join(
+        header(results)
+        + size_table(results)
+        + runtime_table(results)
+        + throughput_table(results)
+        + targets_table(results)
+        + upx_section(results)
+        + ratio_table(results)
+        + method(results)
+    )

@@ -36,10 +36,24 @@ BENCH = ROOT / "bench"
 GO_BINARIES = ROOT / "build/bench/go"
 TINYWEB_BINARIES = ROOT / "build/bin"
 
-FULL = {"starts": 20, "rounds": 3, "duration_s": 10, "warmup_s": 2, "load_s": 10,
-        "limit_load_s": 5, "connections": 64}
-QUICK = {"starts": 3, "rounds": 1, "duration_s": 1, "warmup_s": 0, "load_s": 1,
-         "limit_load_s": 1, "connections": 64}
+FULL = {
+    "starts": 20,
+    "rounds": 3,
+    "duration_s": 10,
+    "warmup_s": 2,
+    "load_s": 10,
+    "limit_load_s": 5,
+    "connections": 64,
+}
+QUICK = {
+    "starts": 3,
+    "rounds": 1,
+    "duration_s": 1,
+    "warmup_s": 0,
+    "load_s": 1,
+    "limit_load_s": 1,
+    "connections": 64,
+}
 MEMORY_LIMIT = "6m"  # Docker's minimum
 
 
@@ -71,8 +85,9 @@ def tools():
     return {
         "docker": command_output("docker", "version", "-f", "{{.Server.Version}}"),
         "go": command_output("go", "version"),
-        "echo": command_output("dpkg-query", "-W", "-f", "${Version}",
-                               "golang-github-labstack-echo-dev"),
+        "echo": command_output(
+            "dpkg-query", "-W", "-f", "${Version}", "golang-github-labstack-echo-dev"
+        ),
         "upx": command_output("upx", "--version"),
         "wrk": " ".join((wrk.stdout + wrk.stderr).split()[:2]),
         "rustc": command_output("rustc", "--version"),
@@ -81,12 +96,14 @@ def tools():
 
 def build(quick, nix):
     """Builds (or reuses) both sides; returns the tinyweb binaries' directory and the UPX flags."""
-    subprocess.run(["bash", str(BENCH / "build-go.sh"), *(["--quick"] if quick else [])],
-                   check=True, cwd=ROOT)
+    subprocess.run(
+        ["bash", str(BENCH / "build-go.sh"), *(["--quick"] if quick else [])], check=True, cwd=ROOT
+    )
     if nix:
         return from_nix()
-    subprocess.run(["bash", str(ROOT / "docker/build.sh")], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["bash", str(ROOT / "docker/build.sh")], check=True, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
     return TINYWEB_BINARIES
 
 
@@ -97,18 +114,27 @@ def from_nix():
     definition = load_json(ROOT / "nix/image.json")
 
     def nix_build(attribute):
-        return subprocess.run(["nix", "build", "--no-link", "--print-out-paths",
-                               f"{ROOT}#{attribute}"], check=True, capture_output=True,
-                              text=True).stdout.strip()
+        return subprocess.run(
+            ["nix", "build", "--no-link", "--print-out-paths", f"{ROOT}#{attribute}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
 
     for variant, spec in definition["variants"].items():
-        subprocess.run(["docker", "load", "-q", "-i", nix_build(f"image-{variant}")], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["docker", "load", "-q", "-i", nix_build(f"image-{variant}")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         binary = linked / spec["binary"]
         binary.unlink(missing_ok=True)
         binary.symlink_to(Path(nix_build(spec["binary"])) / "bin/tinyweb")
-    subprocess.run(["docker", "load", "-q", "-i", nix_build("image-naive")], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["docker", "load", "-q", "-i", nix_build("image-naive")],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return linked
 
 
@@ -133,12 +159,17 @@ def sides(tinyweb_binaries):
 def measure_bare(variants, params):
     spec = {
         "host_netns": os.readlink("/proc/self/ns/net"),
-        "pairs": [{side: v[side]["binary"] for side in ("tinyweb", "go")}
-                  for v in variants.values()],
+        "pairs": [
+            {side: v[side]["binary"] for side in ("tinyweb", "go")} for v in variants.values()
+        ],
         **{k: params[k] for k in ("starts", "rounds", "duration_s", "warmup_s", "connections")},
     }
-    done = subprocess.run(["unshare", "--net", sys.executable, "-B", str(BENCH / "bare.py"),
-                           json.dumps(spec)], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["unshare", "--net", sys.executable, "-B", str(BENCH / "bare.py"), json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"bare.py failed:\n{done.stderr.strip()}")
     return json.loads(done.stdout)
@@ -147,24 +178,29 @@ def measure_bare(variants, params):
 def measure(variants, params):
     """Everything for every variant and side; the raw figures, nested as measured."""
     bare = measure_bare(variants, params)
-    for variant, both in variants.items():
-        for side, entry in both.items():
+    for both in variants.values():
+        for entry in both.values():
             print(f"bench: {entry['image']}", file=sys.stderr)
             entry["binary_bytes"] = os.path.getsize(entry["binary"])
             entry["sizes"] = containers.sizes(entry["image"])
             entry["bare"] = bare[entry["binary"]]
             entry["docker"] = containers.startups(entry["image"], params["starts"])
-            entry["load"] = containers.under_load(entry["image"], params["load_s"],
-                                                  params["connections"])
+            entry["load"] = containers.under_load(
+                entry["image"], params["load_s"], params["connections"]
+            )
             entry["memory_limit"] = containers.memory_limited(
-                entry["image"], MEMORY_LIMIT, params["limit_load_s"], params["connections"])
+                entry["image"], MEMORY_LIMIT, params["limit_load_s"], params["connections"]
+            )
     return variants
 
 
 def naive_size():
-    """tinyweb:naive (Nix only) when it is loaded: the toolchain image of the article's first row."""
-    done = subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", "tinyweb:naive"],
-                          capture_output=True, text=True)
+    """tinyweb:naive's size when it is loaded (Nix only): the article's first row, in Rust."""
+    done = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Size}}", "tinyweb:naive"],
+        capture_output=True,
+        text=True,
+    )
     return int(done.stdout) if done.returncode == 0 else None
 
 
@@ -174,13 +210,22 @@ def docker_available():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="sizes, a few start-ups and short loads, into a temporary directory")
-    parser.add_argument("--nix", action="store_true",
-                        help="measure the flake's images and binaries instead of docker/build.sh's")
-    parser.add_argument("--out", type=Path,
-                        help="where to write results.json, report.md and chart.svg "
-                             "(default: bench/, or a temporary directory with --quick)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="sizes, a few start-ups and short loads, into a temporary directory",
+    )
+    parser.add_argument(
+        "--nix",
+        action="store_true",
+        help="measure the flake's images and binaries instead of docker/build.sh's",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where to write results.json, report.md and chart.svg "
+        "(default: bench/, or a temporary directory with --quick)",
+    )
     args = parser.parse_args()
 
     if not docker_available():
@@ -190,12 +235,12 @@ def main():
         return
     out = args.out or (Path(tempfile.mkdtemp(prefix="tinyweb-bench-")) if args.quick else BENCH)
     params = QUICK if args.quick else FULL
-    command = "python3 bench/run.py" + "".join(
-        f" {shlex.quote(a)}" for a in sys.argv[1:])
+    command = "python3 bench/run.py" + "".join(f" {shlex.quote(a)}" for a in sys.argv[1:])
 
     started = time.monotonic()
     try:
         tinyweb_binaries = build(args.quick, args.nix)
+        built = time.monotonic()
         variants = sides(tinyweb_binaries)
         containers.remove_all()
         raw = measure(variants, params)
@@ -217,6 +262,7 @@ def main():
             "go_upx_flags": (GO_BINARIES / "upx-flags").read_text().split(),
             "tinyweb_upx_flags": load_json(ROOT / "nix/image.json")["upxFlags"],
             "revision": command_output("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"),
+            "build_seconds": round(built - started),
             "seconds": round(time.monotonic() - started),
         },
         "naive_image_bytes": naive_size(),
@@ -228,8 +274,9 @@ def main():
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / "report.md").write_text(report.render(results))
     (out / "chart.svg").write_text(chart.render(results))
-    print(f"bench: wrote {out}/report.md, results.json, chart.svg "
-          f"in {results['meta']['seconds']} s")
+    print(
+        f"bench: wrote {out}/report.md, results.json, chart.svg in {results['meta']['seconds']} s"
+    )
     if args.quick:
         problems = check_sanity(results, out)
         if problems:
