@@ -38,8 +38,8 @@ TINYWEB_BINARIES = ROOT / "build/bin"
 
 FULL = {
     "starts": 20,
-    "rounds": 3,
-    "duration_s": 10,
+    "rounds": 5,  # alternating rounds, so that another load on the machine hits both sides
+    "duration_s": 6,
     "warmup_s": 2,
     "load_s": 10,
     "limit_load_s": 5,
