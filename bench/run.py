@@ -46,7 +46,7 @@ FULL = {
     "connections": 64,
 }
 QUICK = {
-    "starts": 3,
+    "starts": 2,
     "rounds": 1,
     "duration_s": 1,
     "warmup_s": 0,
