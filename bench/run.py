@@ -205,7 +205,10 @@ def naive_size():
 
 
 def docker_available():
-    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    except OSError:
+        return False
 
 
 def main():
