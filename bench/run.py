@@ -67,6 +67,14 @@ def command_output(*command):
     return (done.stdout or done.stderr).strip().splitlines()[0] if done.returncode == 0 else None
 
 
+def revision():
+    """The commit measured, marked -dirty when tracked files differ from it (as docker/build.sh
+    labels its images)."""
+    head = command_output("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD")
+    clean = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", "HEAD", "--"]).returncode
+    return head if clean == 0 else f"{head}-dirty"
+
+
 def machine():
     with open("/proc/cpuinfo") as f:
         cpu = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
@@ -264,7 +272,7 @@ def main():
             "tools": tools(),
             "go_upx_flags": (GO_BINARIES / "upx-flags").read_text().split(),
             "tinyweb_upx_flags": load_json(ROOT / "nix/image.json")["upxFlags"],
-            "revision": command_output("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"),
+            "revision": revision(),
             "build_seconds": round(built - started),
             "seconds": round(time.monotonic() - started),
         },
