@@ -68,11 +68,12 @@ def command_output(*command):
 
 
 def revision():
-    """The commit measured, marked -dirty when tracked files differ from it (as docker/build.sh
-    labels its images)."""
+    """The commit measured, marked -dirty when a tracked file that goes into what is measured
+    differs from it."""
     head = command_output("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD")
-    clean = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", "HEAD", "--"]).returncode
-    return head if clean == 0 else f"{head}-dirty"
+    inputs = ["src", "Cargo.toml", "Cargo.lock", ".cargo", "nix/image.json", "docker", "bench"]
+    diff = subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", "HEAD", "--", *inputs])
+    return head if diff.returncode == 0 else f"{head}-dirty"
 
 
 def machine():
