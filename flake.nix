@@ -49,7 +49,10 @@
         };
       in
       {
-        packages = binaries // images // { default = crate.tinyweb; };
+        packages = binaries // images // {
+          default = crate.tinyweb;
+          size-table = pkgs.callPackage ./nix/size-table.nix { inherit images imageSpec; };
+        };
 
         checks = import ./nix/checks.nix {
           inherit pkgs craneLib crate binaries images imageSpec advisory-db;
