@@ -273,7 +273,9 @@ def method(results):
         "proxy; then `docker stop` (timed) and its exit code from `docker inspect`.",
         "- Load in containers: `--network none --cpuset-cpus 0`, wrk entered into the container's "
         "network namespace with nsenter and pinned to CPU 1 (no port proxy in the path). The "
-        "memory cgroup's peak counts page cache, so a binary's file pages count too.",
+        "memory cgroup's peak counts page cache, so a binary's file pages count too. That one wrk "
+        "run is there to load the container for its memory peak: it is neither repeated nor "
+        "alternated, so read throughput from the bare rounds.",
         f"- Go/echo: {meta['tools']['go']}, echo {meta['tools']['echo']} from Debian, built in "
         "GOPATH mode by `bench/build-go.sh`: `CGO_ENABLED=0` (debug info kept), "
         "`-ldflags='-s -w'`, and that packed with "
