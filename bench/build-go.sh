@@ -64,10 +64,7 @@ printf '%s\n' "${upx_flags[*]}" >"$out/upx-flags"
 
 bash docker/tini.sh build
 
-revision=$(git rev-parse HEAD)
-if ! git diff --quiet HEAD --; then
-  revision=dirty
-fi
+revision=$(bash docker/revision.sh)
 
 mapfile -t variants < <(json '
 for name, variant in json.load(open(sys.argv[1]))["variants"].items():

@@ -6,47 +6,12 @@ Usage: pack_go.py DEFINITION VARIANT TINI SERVER VERSION REVISION OUTPUT
 """
 
 import argparse
-import hashlib
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docker"))
-from pack import canonical_json, image_config, tar_bytes  # noqa: E402
-
-
-def pack(definition, variant, tini, server, version, revision):
-    if variant not in definition["variants"]:
-        known = ", ".join(sorted(definition["variants"]))
-        raise ValueError(f"unknown variant {variant!r} (known: {known})")
-    mtime = int(datetime.fromisoformat(definition["created"]).timestamp())
-    layer = tar_bytes(
-        [("bin", 0o755, None), ("bin/server", 0o555, server), ("bin/tini", 0o555, tini)],
-        mtime,
-    )
-    layer_sha = hashlib.sha256(layer).hexdigest()
-    config = canonical_json(image_config(definition, revision, version, f"sha256:{layer_sha}"))
-    config_name = f"{hashlib.sha256(config).hexdigest()}.json"
-    manifest = canonical_json(
-        [
-            {
-                "Config": config_name,
-                "RepoTags": [f"{definition['name']}:{variant}"],
-                "Layers": [f"{layer_sha}/layer.tar"],
-            }
-        ]
-    )
-    return tar_bytes(
-        sorted(
-            [
-                (config_name, 0o644, config),
-                (f"{layer_sha}/layer.tar", 0o644, layer),
-                ("manifest.json", 0o644, manifest),
-            ]
-        ),
-        mtime,
-    )
+from pack import pack  # noqa: E402
 
 
 def main():
@@ -66,7 +31,7 @@ def main():
             tini = f.read()
         with open(args.server, "rb") as f:
             server = f.read()
-        archive = pack(definition, args.variant, tini, server, args.version, args.revision)
+        archive = pack(definition, args.variant, tini, server, args.version, args.revision, "server")
         with open(args.output, "wb") as f:
             f.write(archive)
     except KeyError as error:

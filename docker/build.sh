@@ -38,11 +38,7 @@ fi
 
 bash docker/tini.sh build
 
-# Like a flake's self.rev: untracked files are not part of the build, changes to tracked ones are.
-revision=$(git rev-parse HEAD)
-if ! git diff --quiet HEAD --; then
-  revision=dirty
-fi
+revision=$(bash docker/revision.sh)
 
 mapfile -t variants < <(json '
 for name, variant in json.load(open(sys.argv[1]))["variants"].items():

@@ -59,7 +59,8 @@ def image_config(definition, revision, version, diff_id):
     }
 
 
-def pack(definition, variant, tini, tinyweb, version, revision):
+def pack(definition, variant, tini, server, version, revision, server_name="tinyweb"):
+    """The image tarball's bytes: /bin/tini and the server at /bin/SERVER_NAME in one layer."""
     if variant not in definition["variants"]:
         known = ", ".join(sorted(definition["variants"]))
         raise ValueError(f"unknown variant {variant!r} (known: {known})")
@@ -67,7 +68,7 @@ def pack(definition, variant, tini, tinyweb, version, revision):
 
     # Read-only executables: nothing in the container needs to write them.
     layer = tar_bytes(
-        [("bin", 0o755, None), ("bin/tini", 0o555, tini), ("bin/tinyweb", 0o555, tinyweb)],
+        sorted([("bin", 0o755, None), ("bin/tini", 0o555, tini), (f"bin/{server_name}", 0o555, server)]),
         mtime,
     )
     layer_sha = hashlib.sha256(layer).hexdigest()
