@@ -72,8 +72,8 @@ for name, variant in json.load(open(sys.argv[1]))["variants"].items():
 name=$(json 'print(json.load(open(sys.argv[1]))["name"])')
 for line in "${variants[@]}"; do
   read -r variant binary <<<"$line"
-  python3 -B bench/pack_go.py "$definition" "$variant" build/tini "$out/$binary" \
-    "$echo_version" "$revision" "$images/$name-$variant.tar"
+  python3 -B docker/pack.py --server-name server --version "$echo_version" "$definition" "$variant" \
+    build/tini "$out/$binary" Cargo.toml "$revision" "$images/$name-$variant.tar"
   docker load -q -i "$images/$name-$variant.tar" >/dev/null
   echo "$name:$variant: $(stat -c %s "$out/$binary") bytes of server, image $(docker image inspect -f '{{.Size}}' "$name:$variant") bytes"
 done

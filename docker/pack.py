@@ -5,7 +5,9 @@ has the layout nixpkgs' stream_layered_image.py writes (manifest.json, <sha256>.
 <sha256>/layer.tar) and is byte-for-byte reproducible: every timestamp is the definition's
 `created`, every entry is owned by 0:0, entries are sorted, and the JSON is serialised canonically.
 
-Usage: pack.py DEFINITION VARIANT TINI TINYWEB CARGO_TOML REVISION OUTPUT
+Usage: pack.py DEFINITION VARIANT TINI SERVER CARGO_TOML REVISION OUTPUT
+The Go/echo baseline (bench/build-go.sh) is packed the same way, with --server-name server and
+--version instead of a Cargo.toml's version.
 """
 
 import argparse
@@ -100,21 +102,25 @@ def main():
     parser.add_argument("definition", help="nix/image.json")
     parser.add_argument("variant", help="a key of the definition's variants")
     parser.add_argument("tini", help="static tini binary")
-    parser.add_argument("tinyweb", help="the variant's tinyweb binary")
+    parser.add_argument("server", help="the variant's server binary")
     parser.add_argument("cargo_toml", help="Cargo.toml giving the version label")
     parser.add_argument("revision", help="git revision, or 'dirty'")
     parser.add_argument("output", help="docker-archive tarball to write")
+    parser.add_argument("--server-name", default="tinyweb", help="the server's name in /bin")
+    parser.add_argument("--version", help="the version label, instead of CARGO_TOML's")
     args = parser.parse_args()
     try:
         with open(args.definition, "rb") as f:
             definition = json.load(f)
-        with open(args.cargo_toml, "rb") as f:
-            version = tomllib.load(f)["package"]["version"]
+        version = args.version
+        if version is None:
+            with open(args.cargo_toml, "rb") as f:
+                version = tomllib.load(f)["package"]["version"]
         with open(args.tini, "rb") as f:
             tini = f.read()
-        with open(args.tinyweb, "rb") as f:
-            tinyweb = f.read()
-        archive = pack(definition, args.variant, tini, tinyweb, version, args.revision)
+        with open(args.server, "rb") as f:
+            server = f.read()
+        archive = pack(definition, args.variant, tini, server, version, args.revision, args.server_name)
         with open(args.output, "wb") as f:
             f.write(archive)
     except KeyError as error:
