@@ -236,6 +236,7 @@ fn chunked_body_on_get_is_ignored() {
 
     eprintln!("chunked body on GET, then GET /healthz: {answers:?}");
     assert_eq!(answers, [(200, "Hello, World!".into()), (200, "ok".into())]);
+    traffic::assert_still_serving(&server, "chunked body on GET");
 }
 
 /// HTTP/1.0 without Host is valid: served, then closed (1.0 defaults to no keep-alive).
