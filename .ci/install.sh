@@ -15,6 +15,7 @@ apt-get install -y -qq --no-install-recommends \
 
 rustup component add clippy rustfmt
 
-for tool in deadnix nixpkgs-fmt cargo-deny cargo-fuzz; do
-  command -v "$tool" >/dev/null || cargo install --locked --quiet "$tool"
+# Pinned to the versions CI was proven with, so a new release cannot break a new machine.
+for tool in deadnix@1.3.1 nixpkgs-fmt@1.3.0 cargo-deny@0.20.2 cargo-fuzz@0.13.2; do
+  command -v "${tool%@*}" >/dev/null || cargo install --locked --quiet "$tool"
 done
