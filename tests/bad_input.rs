@@ -205,28 +205,26 @@ fn bad_chunk_closes_the_connection() {
 /// same connection is framed correctly (the body was not taken for a request).
 #[test]
 fn body_on_get_is_ignored() {
-    let server = server();
-    let raw = b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 18\r\n\r\nGET /nope HTTP/1.1\
-                GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-
-    let reply = exchange(server.addr, raw, PATIENCE);
-    let answers: Vec<_> = reply
-        .responses()
-        .into_iter()
-        .map(|r| (r.status, r.body))
-        .collect();
-
-    eprintln!("body on GET, then GET /healthz: {answers:?}");
-    assert_eq!(answers, [(200, "Hello, World!".into()), (200, "ok".into())]);
-    traffic::assert_still_serving(&server, "body on GET");
+    assert_body_skipped(
+        "body on GET",
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 18\r\n\r\nGET /nope HTTP/1.1\
+          GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
 }
 
 /// A chunked body on GET is consumed the same way.
 #[test]
 fn chunked_body_on_get_is_ignored() {
+    assert_body_skipped(
+        "chunked body on GET",
+        b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n\
+          GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+}
+
+/// Sends `raw` (a GET / with a body, then GET /healthz) and expects exactly the two usual answers.
+fn assert_body_skipped(case: &str, raw: &[u8]) {
     let server = server();
-    let raw = b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n\
-                GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 
     let answers: Vec<_> = exchange(server.addr, raw, PATIENCE)
         .responses()
@@ -234,9 +232,9 @@ fn chunked_body_on_get_is_ignored() {
         .map(|r| (r.status, r.body))
         .collect();
 
-    eprintln!("chunked body on GET, then GET /healthz: {answers:?}");
+    eprintln!("{case}, then GET /healthz: {answers:?}");
     assert_eq!(answers, [(200, "Hello, World!".into()), (200, "ok".into())]);
-    traffic::assert_still_serving(&server, "chunked body on GET");
+    traffic::assert_still_serving(&server, case);
 }
 
 /// HTTP/1.0 without Host is valid: served, then closed (1.0 defaults to no keep-alive).
