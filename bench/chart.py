@@ -134,19 +134,17 @@ def render(results):
             parts.append(text(end + 3, y + offset + 7, f"{v[key]:.2f}", 8))
 
     legend_y = bottom + 30
+    # One legend entry: a Go and a tinyweb swatch of the given shade, then the label.
+    def legend(x, shade, label):
+        return [
+            rect(x, legend_y - 8, 10, 8, COLOURS["go"][shade]),
+            rect(x + 12, legend_y - 8, 10, 8, COLOURS["tinyweb"][shade]),
+            text(x + 26, legend_y, label, 9),
+        ]
+
+    parts += legend(start_x, 0, "docker run → 200") + legend(start_x + 120, 1, "exec → 200 (medians)")
+    parts += legend(mem_x, 0, "idle") + legend(mem_x + 56, 1, "after load")
     parts += [
-        rect(start_x, legend_y - 8, 10, 8, COLOURS["go"][0]),
-        rect(start_x + 12, legend_y - 8, 10, 8, COLOURS["tinyweb"][0]),
-        text(start_x + 26, legend_y, "docker run → 200", 9),
-        rect(start_x + 120, legend_y - 8, 10, 8, COLOURS["go"][1]),
-        rect(start_x + 132, legend_y - 8, 10, 8, COLOURS["tinyweb"][1]),
-        text(start_x + 146, legend_y, "exec → 200 (medians)", 9),
-        rect(mem_x, legend_y - 8, 10, 8, COLOURS["go"][0]),
-        rect(mem_x + 12, legend_y - 8, 10, 8, COLOURS["tinyweb"][0]),
-        text(mem_x + 26, legend_y, "idle", 9),
-        rect(mem_x + 56, legend_y - 8, 10, 8, COLOURS["go"][1]),
-        rect(mem_x + 68, legend_y - 8, 10, 8, COLOURS["tinyweb"][1]),
-        text(mem_x + 82, legend_y, "after load", 9),
         text(
             10,
             height - 26,
