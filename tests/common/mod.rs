@@ -97,7 +97,8 @@ impl Server {
     }
 
     /// Waits up to `limit` for the process to exit; `None` if it is still running. After an
-    /// exit it also waits for the stderr reader to reach EOF, so [`Server::log`] is complete.
+    /// exit it also waits for the stderr reader to reach EOF, so [`Server::log`] is complete
+    /// (this drains the lines [`Server::wait_for_line`] has not seen: look for them in the log).
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + limit;
         loop {
