@@ -25,6 +25,7 @@ fn head_root_has_no_body() {
 
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-length"), Some("13"));
+    assert_eq!(response.header("content-type"), Some("text/plain; charset=utf-8"));
     assert_eq!(response.body, "");
 }
 
