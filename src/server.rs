@@ -173,10 +173,14 @@ pub async fn run(listener: TcpListener, config: &Config, shutdown: impl Future<O
     }
 }
 
-/// Accepts the next connection once the cap leaves room for it.
+/// Accepts the next connection once the cap leaves room for it. Room is checked again after
+/// the accept, since connections may have received requests while it waited: then at most this
+/// one accepted connection waits, unserved, for a slot.
 async fn accept(listener: &TcpListener, registry: &Registry) -> io::Result<TcpStream> {
     registry.room().await;
-    listener.accept().await.map(|(stream, _)| stream)
+    let (stream, _) = listener.accept().await?;
+    registry.room().await;
+    Ok(stream)
 }
 
 /// Survives accept errors: a connection reset before it was accepted is ignored; anything else

@@ -62,6 +62,10 @@ fn good_host_is_served() {
     ] {
         let (response, _) = answer(&server, raw);
 
-        assert_eq!((response.status, response.body.as_str()), (200, "Hello, World!"), "{raw:?}");
+        assert_eq!(
+            (response.status, response.body.as_str()),
+            (200, "Hello, World!"),
+            "{raw:?}"
+        );
     }
 }
