@@ -136,7 +136,7 @@ def measure(image, seconds):
         output, _ = attack.communicate(timeout=60)
         peak = watch.stop()
         state = json.loads(docker("inspect", "-f", "{{json .State}}", name))
-        verdicts = re.findall(r"service available:\s+(?:\x1b\[[0-9;]*m)*(YES|NO)", output)
+        verdicts = re.findall(r"service available:\s+(YES|NO)", re.sub(r"\x1b\[[0-9;]*m", "", output))
         times = [elapsed for elapsed, ok in probes if ok]
         return {
             "image": image,

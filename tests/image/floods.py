@@ -51,11 +51,11 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def slowhttptest_commands(seconds):
     """Slowloris at the issue's settings, and slow read (tiny receive windows, reading 32 bytes a
-    second of answers to 100 pipelined requests), probing every second with a 3 s timeout."""
+    second of answers to 10 pipelined requests), probing every second with a 3 s timeout."""
     common = ["-l", str(seconds), "-p", "3", "-u", URL]
     return {
         "slowloris": ["slowhttptest", "-H", "-c", "1000", "-i", "2", "-r", "200", "-x", "24", *common],
-        "slow read": ["slowhttptest", "-X", "-c", "500", "-r", "200", "-k", "100", "-n", "1",
+        "slow read": ["slowhttptest", "-X", "-c", "500", "-r", "200", "-k", "10", "-n", "1",
                       "-w", "10", "-y", "20", "-z", "32", *common],
     }
 
