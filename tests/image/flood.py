@@ -74,16 +74,10 @@ def flood(count, payload, hold_s):
     closed by the server (seen as EPOLLRDHUP/HUP/ERR, which needs no read)."""
     poller = select.epoll()
     conns = {}
-    stats = {"connected": 0, "connect_failed": 0, "closed_by_server": 0, "bytes_sent": 0}
-    for _ in range(count):
-        sock = socket.socket()
-        sock.setblocking(False)
-        sock.connect_ex(("127.0.0.1", PORT))
-        conns[sock.fileno()] = [sock, False, 0]  # socket, connected, bytes of payload sent
-        poller.register(sock, select.EPOLLOUT | GONE)
-    deadline = time.monotonic() + hold_s
-    while (left := deadline - time.monotonic()) > 0:
-        for fd, events in poller.poll(min(left, 0.5)):
+    stats = {"connected": 0, "connect_failed": 0, "sent_all": 0, "closed_by_server": 0, "bytes_sent": 0}
+
+    def handle(timeout):
+        for fd, events in poller.poll(timeout):
             sock, connected, sent = conns[fd]
             if not connected:
                 if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
@@ -107,7 +101,20 @@ def flood(count, payload, hold_s):
             conns[fd][2] = sent = sent + written
             stats["bytes_sent"] += written
             if sent == len(payload):
+                stats["sent_all"] += 1
                 poller.modify(fd, GONE)
+
+    for opened in range(count):
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", PORT))
+        conns[sock.fileno()] = [sock, False, 0]  # socket, connected, bytes of payload sent
+        poller.register(sock, select.EPOLLOUT | GONE)
+        if opened % 16 == 15:  # each one writes its payload as soon as it is connected
+            handle(0)
+    deadline = time.monotonic() + hold_s
+    while (left := deadline - time.monotonic()) > 0:
+        handle(min(left, 0.5))
     for sock, _, _ in conns.values():
         sock.close()
     poller.close()
@@ -115,7 +122,6 @@ def flood(count, payload, hold_s):
 
 
 def main(args):
-    global PORT
     # Thousands of sockets: lift the soft descriptor limit to the hard one.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
