@@ -3,6 +3,7 @@
 
 use crate::cgroup::{self, Memory};
 use crate::config::Config;
+use crate::server::{RECEIVE_BUFFER, SEND_BUFFER};
 
 /// The cap when there is no memory limit to derive one from: above the 3 000 concurrent
 /// connections the tests and README promise.
@@ -14,10 +15,15 @@ pub const MINIMUM: usize = 16;
 /// Descriptors kept free of connections: the listener, stdio, the runtime's own, and spares.
 pub const SPARE_FDS: u64 = 64;
 
-/// What the cgroup charges per open connection, in bytes: the largest of the measured charges
-/// (a connection holding half a request head; `bench/conn_cost.py`, README "Cost per
-/// connection"), rounded up.
-pub const CHARGE_PER_CONNECTION: u64 = 16 * 1024;
+/// What a cgroup v1 charges per open connection, in bytes: the largest measured charge (a request
+/// in flight whose answers the client does not read, 41 083 B; half a head 24 826 B, idle
+/// keep-alive 16 429 B: `bench/conn_cost.py`, README "Cost per connection"), rounded up. Using
+/// the worst case keeps the cap safe whatever mix of connections fills it.
+pub const CHARGE_PER_CONNECTION: u64 = 42 * 1024;
+
+/// What cgroup v2 charges on top: it also counts socket buffers, at worst both of a connection's
+/// kernel buffers full (Linux doubles the sizes asked for).
+pub const V2_SOCKET_CHARGE: u64 = 2 * (SEND_BUFFER as u64 + RECEIVE_BUFFER as u64);
 
 /// Memory kept out of the connections' budget: the process's working memory under load (request
 /// handling, logging, the runtime) beyond what it had at start.
@@ -69,11 +75,12 @@ pub fn derive(explicit: Option<usize>, memory: Result<Memory, String>, fds: Opti
     let (mut value, mut source) = match memory {
         Ok(m) => {
             let budget = m.limit.saturating_sub(m.usage).saturating_sub(RESERVE);
+            let charge = CHARGE_PER_CONNECTION + if m.version == 2 { V2_SOCKET_CHARGE } else { 0 };
             (
-                (budget / CHARGE_PER_CONNECTION) as usize,
+                (budget / charge) as usize,
                 format!(
                     "cgroup v{} memory limit {} B, usage at start {} B: ({} - {} - {RESERVE} reserve) / \
-                     {CHARGE_PER_CONNECTION} B per connection",
+                     {charge} B per connection",
                     m.version, m.limit, m.usage, m.limit, m.usage
                 ),
             )
@@ -108,6 +115,25 @@ mod tests {
             limit,
             usage,
         })
+    }
+
+    /// cgroup v2 also charges socket buffers, so the same limit gives fewer connections.
+    #[test]
+    fn v2_charges_socket_buffers_too() {
+        let v2 = derive(
+            None,
+            Ok(Memory {
+                version: 2,
+                limit: 64 << 20,
+                usage: 0,
+            }),
+            None,
+        );
+
+        assert_eq!(
+            v2.value as u64,
+            ((64 << 20) - RESERVE) / (CHARGE_PER_CONNECTION + V2_SOCKET_CHARGE)
+        );
     }
 
     /// A limit gives (limit - usage - reserve) / charge.
