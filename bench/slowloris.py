@@ -16,6 +16,7 @@ survives an OOM kill. Writes a Markdown table; asserts nothing (a timing goal: s
 """
 
 import argparse
+import csv
 import json
 import os
 import pathlib
@@ -113,7 +114,7 @@ def measure(image, seconds):
         loaded = docker("load", "-q", "-i", image)
         image = loaded.rsplit(" ", 1)[-1]
     name = f"tinyweb-bench-slowloris-{os.getpid()}"
-    docker("run", "-d", "--name", name, "--label", "tinyweb-bench", *RUN, image)
+    docker("run", "-d", "--name", name, *RUN, image)
     try:
         pid = docker("inspect", "-f", "{{.State.Pid}}", name)
         netns = ["nsenter", f"--net=/proc/{pid}/ns/net"]
@@ -123,20 +124,22 @@ def measure(image, seconds):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{image} does not serve under --memory=6m")
         logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True).stderr
-        cap = next((line.split(" > ", 1)[-1] for line in logs.splitlines() if "connection" in line.lower()), "")
+        cap = next((line.split(" > ", 1)[-1] for line in logs.splitlines() if "connection cap" in line), "")
         # The normal client enters the namespace first: it keeps it (and its own view) alive even
         # if the attack kills the container.
         prober = subprocess.Popen([*netns, sys.executable, "-B", __file__, "--probe-for", str(seconds - 1),
                                    "--probe-after", "1"], stdout=subprocess.PIPE, text=True)
         watch = PeakWatch(cgroup)
-        attack = subprocess.Popen([*netns, *ATTACK, "-l", str(seconds), "-u", "http://127.0.0.1:8000/"],
+        csv_prefix = f"/tmp/{name}"
+        attack = subprocess.Popen([*netns, *ATTACK, "-l", str(seconds), "-g", "-o", csv_prefix,
+                                   "-u", "http://127.0.0.1:8000/"],
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                   preexec_fn=lift_nofile)
         probes = json.loads(prober.communicate(timeout=seconds + 60)[0])
-        output, _ = attack.communicate(timeout=60)
+        attack.communicate(timeout=60)
         peak = watch.stop()
         state = json.loads(docker("inspect", "-f", "{{json .State}}", name))
-        verdicts = re.findall(r"service available:\s+(YES|NO)", re.sub(r"\x1b\[[0-9;]*m", "", output))
+        attack_rows = read_csv(csv_prefix)
         times = [elapsed for elapsed, ok in probes if ok]
         return {
             "image": image,
@@ -148,10 +151,27 @@ def measure(image, seconds):
             "peak": peak,
             "oom_killed": state["OOMKilled"],
             "running": state["Running"],
-            "service_available": f"{verdicts.count('YES')}/{len(verdicts)} s",
+            # slowhttptest's per-second CSV: the column holds the connection target while its own
+            # probe is answered within -p, 0 when not.
+            "service_available": f"{sum(int(row['Service Available']) > 0 for row in attack_rows)}"
+                                 f"/{len(attack_rows)} s",
+            "attack_connected_max": max((int(row["Connected"]) for row in attack_rows), default=0),
+            "attack_closed": max((int(row["Closed"]) for row in attack_rows), default=0),
         }
     finally:
         docker("rm", "-f", name, check=False)
+
+
+def read_csv(prefix):
+    """slowhttptest's rows (it also writes an HTML page beside it); both files are removed."""
+    rows = []
+    for suffix in (".csv", ".html"):
+        path = pathlib.Path(prefix + suffix)
+        if path.exists():
+            if suffix == ".csv":
+                rows = list(csv.DictReader(path.read_text().splitlines()))
+            path.unlink()
+    return rows
 
 
 def probe_in(netns, seconds):
@@ -167,19 +187,28 @@ def table(rows, seconds, date):
         f"a fresh connection for GET / every {PROBE_EVERY_S:g} s, inside the container's network "
         "namespace; failed = no `200 Hello, World!` within 10 s).",
         "",
-        "| image | connection cap (start-up log) | normal requests | failed | median | slowest "
-        "| peak cgroup memory | slowhttptest: service available | OOM-killed |",
-        "|---|---|--:|--:|--:|--:|--:|--:|:-:|",
+        "| image | connection cap | normal requests | failed | median | slowest "
+        "| peak cgroup memory | attack: most connections open at once, closed by the server "
+        "| slowhttptest: service available | OOM-killed |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|:-:|",
     ]
     for row in rows:
         median = "–" if row["median_ms"] is None else f"{row['median_ms']:.1f} ms"
         slowest = "–" if row["slowest_ms"] is None else f"{row['slowest_ms']:.0f} ms"
         lines.append(
-            f"| {row['image']} | {row['cap'] or '(none logged)'} | {row['probes']} | {row['failed']} "
-            f"| {median} | {slowest} | {row['peak'] / 2**20:.2f} MiB | {row['service_available']} "
+            f"| {row['image']} | {cap_of(row['cap'])} | {row['probes']} | {row['failed']} "
+            f"| {median} | {slowest} | {row['peak'] / 2**20:.2f} MiB "
+            f"| {row['attack_connected_max']}, {row['attack_closed']} | {row['service_available']} "
             f"| {'**yes**' if row['oom_killed'] else 'no'} |"
         )
+    lines += ["", *(f"{row['image']}: `{row['cap']}`" for row in rows if row["cap"])]
     return "\n".join(lines) + "\n"
+
+
+def cap_of(line):
+    """The number in the server's `connection cap N (...)` start-up line."""
+    match = re.match(r"connection cap (\d+)", line)
+    return match.group(1) if match else "(none logged)"
 
 
 def main():
