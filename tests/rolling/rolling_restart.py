@@ -278,7 +278,8 @@ def print_table(rows):
     for row in rows:
         errors = "/".join(str(row["socket_errors"][key]) for key in ("connect", "read", "write", "timeout"))
         downs = ", ".join("exited first" if s is None else f"{s:.2f}" for s in row["down_after_s"])
-        print(f"| {row['delay']:g} | {row['requests']} | {failed(row)} | {errors} | {row['non_2xx']} "
+        share = 100 * failed(row) / row["requests"] if row["requests"] else 0
+        print(f"| {row['delay']:g} | {row['requests']} | {failed(row)} ({share:.2f} %) | {errors} | {row['non_2xx']} "
               f"| {row['haproxy_5xx']} | {downs} | {', '.join(map(str, row['exit_codes']))} "
               f"| {row['restart_s']:.1f} |")
     print()
