@@ -46,7 +46,7 @@ RUN = [
     "--memory=6m", "--memory-swap=6m",
 ]
 FULL = {"heads": ("3000", "8"), "pipeline": ("200", "2000", "10"), "slowhttptest_s": 20}
-SMOKE = {"heads": ("3000", "4"), "pipeline": ("200", "2000", "5"), "slowhttptest_s": 10}
+SMOKE = {"heads": ("3000", "4"), "pipeline": ("200", "2000", "6"), "slowhttptest_s": 10}
 URL = "http://127.0.0.1:8000/"
 
 
