@@ -70,6 +70,9 @@ def lift_nofile():
 
 
 class Container:
+    """One container from RUN, and the host-side handles on it: its network namespace for
+    nsenter and its memory cgroup."""
+
     def __init__(self, resources, image, env):
         self.name = resources.container_name()
         docker("run", "-d", "--name", self.name, *RUN, *(f"--env={pair}" for pair in env), image)
@@ -91,6 +94,8 @@ class Container:
 
 
 class Watch(threading.Thread):
+    """The cgroup's peak memory and OOM-kill count over one flood, sampled every 50 ms."""
+
     def __init__(self, cgroup):
         super().__init__(daemon=True)
         self.cgroup = cgroup
@@ -252,7 +257,8 @@ def test_image(report, resources, label, image, plan, scratch, env):
         report.check(label, f"slowhttptest {attack}, {seconds} s: service available every second",
                      yes >= seconds - 2 and no == 0, f"{yes} s available, {no} s not, exit {code}")
     report.rows.append((label, f"slowhttptest -H -r 200 and -X -r 100 at once, {seconds} s",
-                        " + ".join(f"{yes}/{yes + no} s" for yes, no, _ in verdicts.values()), "", "",
+                        ", ".join(f"{attack}: service available {yes}/{yes + no} s"
+                                  for attack, (yes, no, _) in verdicts.items()), "", "",
                         mib(peak), "no" if alive else "**yes**", str(watch.oom_kills)))
     if not alive:
         print(container.logs()[-600:])
