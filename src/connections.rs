@@ -2,14 +2,14 @@
 //! that has waited longest for a request head, and never one with a request in flight.
 //!
 //! A connection has a request in flight from the moment its request head is complete (hyper
-//! calls the service) until its answer has been handed to the kernel in full (the first flush
-//! after the answer's bytes were written). Between requests, and before the first one, it is
+//! calls the service) until its answer has been handed to the kernel in full (the first
+//! completed flush after the answer existed and bytes were written). Between requests, and before the first one, it is
 //! waiting for a head: new connections, slow (slowloris) heads and idle keep-alive connections
 //! alike. Those are the ones eviction closes, oldest wait first.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -39,6 +39,8 @@ struct Open {
     /// Evictions not yet logged.
     evicted: u64,
     last_log: Option<Instant>,
+    /// A task will log the evictions not yet logged once [`LOG_EVERY`] has passed.
+    report_due: bool,
     paused: bool,
 }
 
@@ -119,8 +121,7 @@ impl Registry {
         let conn = Arc::new(Conn {
             registry: Arc::clone(self),
             slot: AtomicUsize::new(open.conns.len()),
-            busy: AtomicBool::new(false),
-            wrote: AtomicBool::new(false),
+            flags: AtomicU8::new(0),
             waiting_since: AtomicU64::new(now),
             evict: Notify::new(),
         });
@@ -128,10 +129,23 @@ impl Registry {
         (Registration(conn), evicted)
     }
 
-    /// Logs the evictions since the last report, at most once per [`LOG_EVERY`].
-    fn log_evictions(&self, open: &mut Open) {
+    /// Logs the evictions since the last report, at most once per [`LOG_EVERY`]; when that is too
+    /// soon, a task reports them when it is due, so the last ones of a burst are logged too.
+    fn log_evictions(self: &Arc<Self>, open: &mut Open) {
         let now = Instant::now();
-        if open.last_log.is_some_and(|at| now.duration_since(at) < LOG_EVERY) {
+        if let Some(at) = open.last_log.filter(|&at| now.duration_since(at) < LOG_EVERY) {
+            if !open.report_due {
+                open.report_due = true;
+                let registry = Arc::clone(self);
+                tokio::spawn(async move {
+                    tokio::time::sleep_until((at + LOG_EVERY).into()).await;
+                    let mut open = registry.lock();
+                    open.report_due = false;
+                    if open.evicted > 0 {
+                        registry.log_evictions(&mut open);
+                    }
+                });
+            }
             return;
         }
         log::warn!(
@@ -181,20 +195,36 @@ pub struct Conn {
     registry: Arc<Registry>,
     /// Its index in the registry's list, or [`GONE`].
     slot: AtomicUsize,
-    /// A request is in flight.
-    busy: AtomicBool,
-    /// Bytes of the answer in flight were written.
-    wrote: AtomicBool,
+    /// The `BUSY`, `ANSWERED`, `WROTE`, `DELIVERED` and `READ_WAITING` flags below.
+    flags: AtomicU8,
     /// When it started waiting for its next request head ([`Registry::now`]).
     waiting_since: AtomicU64,
     evict: Notify,
 }
 
+/// A request is in flight: the connection may not be evicted.
+const BUSY: u8 = 1;
+/// The request in flight has its answer (hyper is writing it).
+const ANSWERED: u8 = 2;
+/// Bytes were written since the answer existed.
+const WROTE: u8 = 4;
+/// A flush completed after that: the answer is with the kernel in full.
+const DELIVERED: u8 = 8;
+/// The last read found nothing to read: hyper holds at most part of the next head. (A client
+/// that pipelines has its next requests read and parsed before this, so it stays busy.)
+const READ_WAITING: u8 = 16;
+
 impl Conn {
-    /// A complete request head arrived: the connection may not be evicted until it is answered.
+    /// A complete request head arrived: the connection may not be evicted until it is answered
+    /// and the client has sent no further complete request.
     pub fn request_started(&self) {
-        self.wrote.store(false, Ordering::Relaxed);
-        self.busy.store(true, Ordering::Relaxed);
+        self.flags.store(BUSY, Ordering::Relaxed);
+    }
+
+    /// The request in flight has its answer. Bytes written before this belonged to earlier
+    /// (pipelined) answers, so only a flush after this and after a write delivers it.
+    pub fn answer_ready(&self) {
+        self.update(|f| (f | ANSWERED) & !WROTE);
     }
 
     /// Completes when the registry evicted this connection.
@@ -203,20 +233,47 @@ impl Conn {
     }
 
     fn is_busy(&self) -> bool {
-        self.busy.load(Ordering::Relaxed)
+        self.flags.load(Ordering::Relaxed) & BUSY != 0
     }
 
     fn wrote(&self) {
-        self.wrote.store(true, Ordering::Relaxed);
+        self.update(|f| if f & ANSWERED != 0 { f | WROTE } else { f });
     }
 
-    /// A flush completed: if an answer was written since the request started, it is delivered.
     fn flushed(&self) {
-        if self.is_busy() && self.wrote.load(Ordering::Relaxed) {
+        self.update(|f| {
+            if f & (ANSWERED | WROTE) == ANSWERED | WROTE {
+                f | DELIVERED
+            } else {
+                f
+            }
+        });
+    }
+
+    fn read(&self, waiting: bool) {
+        self.update(|f| {
+            if waiting {
+                f | READ_WAITING
+            } else {
+                f & !READ_WAITING
+            }
+        });
+    }
+
+    /// Applies `change` to the flags of a busy connection; once its answer is delivered and the
+    /// client has nothing more for hyper to parse, it is waiting for a head again.
+    fn update(&self, change: impl Fn(u8) -> u8) {
+        let before = self.flags.load(Ordering::Relaxed);
+        if before & BUSY == 0 {
+            return;
+        }
+        let mut after = change(before);
+        if after & (DELIVERED | READ_WAITING) == DELIVERED | READ_WAITING {
+            after = 0;
             self.waiting_since.store(self.registry.now(), Ordering::Relaxed);
-            self.busy.store(false, Ordering::Relaxed);
             self.registry.room.notify_one();
         }
+        self.flags.store(after, Ordering::Relaxed);
     }
 }
 
@@ -257,7 +314,14 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.io).poll_read(cx, buf);
+        match result {
+            Poll::Pending => self.conn.read(true),
+            Poll::Ready(Ok(())) if buf.filled().len() > before => self.conn.read(false),
+            Poll::Ready(_) => {}
+        }
+        result
     }
 }
 

@@ -31,6 +31,15 @@ fn half_head(server: &Server) -> TcpStream {
     stream
 }
 
+/// A keep-alive client that was served once and is now silent.
+fn idle(server: &Server) -> TcpStream {
+    let mut stream = connect(server.addr);
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let answer = common::read_one(&mut stream).expect("an answer");
+    assert_eq!(answer.status, 200);
+    stream
+}
+
 /// Whether the server closed `stream`: EOF or reset within a short wait, not silence.
 fn is_closed(stream: &mut TcpStream) -> bool {
     stream.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
@@ -75,8 +84,9 @@ fn wait_log(server: &Server, needle: &str) {
     }
 }
 
-/// At the cap, new connections evict those waiting longest for a head, oldest first; the one
-/// with a request in flight survives and is answered in full.
+/// At the cap, new connections evict those waiting longest for a head (half-sent heads and idle
+/// keep-alive alike), oldest first; the one with a request in flight survives and is answered in
+/// full.
 #[test]
 fn cap_evicts_oldest_waiting_never_in_flight() {
     let server = Server::start(&[
@@ -86,9 +96,14 @@ fn cap_evicts_oldest_waiting_never_in_flight() {
     server.wait_for_line("connection cap 16 (TINYWEB_MAX_CONNECTIONS)");
     let mut in_flight = non_reader(&server);
     thread::sleep(Duration::from_millis(300));
+    // Alternately half a head and an idle keep-alive connection that was served once.
     let mut waiting: Vec<TcpStream> = (0..15)
-        .map(|_| {
-            let stream = half_head(&server);
+        .map(|i| {
+            let stream = if i % 2 == 0 {
+                half_head(&server)
+            } else {
+                idle(&server)
+            };
             thread::sleep(Duration::from_millis(20));
             stream
         })
