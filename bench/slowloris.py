@@ -2,9 +2,9 @@
 """Slowloris against an image under Docker's smallest memory limit: how long a normal client
 waits for its answer while `slowhttptest -H -c 3000 -r 500` holds half-sent heads open.
 
-    python3 bench/slowloris.py [--seconds 30] [--out bench/slowloris.md] [IMAGE...]
+    python3 bench/slowloris.py [--seconds 30] [--out bench/slowloris.md] [[LABEL=]IMAGE...]
 
-IMAGE is a tag (default tinyweb:tiniest) or a docker-archive tarball. Each runs as the README
+IMAGE is a tag (default tinyweb:tiniest) or a docker-archive tarball; LABEL names its row. Each runs as the README
 runs it (read-only, no capabilities, no-new-privileges, a published port) plus --memory=6m
 --memory-swap=6m, with its default configuration, so the connection cap is the one it derives
 from the cgroup (its start-up log line is quoted). slowhttptest and the normal client run inside
@@ -109,7 +109,8 @@ def memory_cgroup(pid):
     raise RuntimeError(f"no cgroup v1 memory controller for PID {pid}")
 
 
-def measure(image, seconds):
+def measure(arg, seconds):
+    label, _, image = arg.rpartition("=")
     if os.path.isfile(image):
         loaded = docker("load", "-q", "-i", image)
         image = loaded.rsplit(" ", 1)[-1]
@@ -142,7 +143,7 @@ def measure(image, seconds):
         attack_rows = read_csv(csv_prefix)
         times = [elapsed for elapsed, ok in probes if ok]
         return {
-            "image": image,
+            "image": label or image,
             "cap": cap,
             "probes": len(probes),
             "failed": sum(not ok for _, ok in probes),
