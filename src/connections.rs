@@ -6,6 +6,13 @@
 //! completed flush after the answer existed and bytes were written). Between requests, and before the first one, it is
 //! waiting for a head: new connections, slow (slowloris) heads and idle keep-alive connections
 //! alike. Those are the ones eviction closes, oldest wait first.
+//!
+//! Only when there are none does eviction take a connection whose writes have made no progress
+//! for [`STALLED_AFTER`]: a client that stopped reading its answers, which the write timeout
+//! would close anyway. Its request is answered (the answer waits in buffers the client does not
+//! empty); without this, as many non-reading clients as the cap would stop the server accepting
+//! for the whole write timeout. The longest stalled goes first; a connection whose answer is
+//! moving is never evicted. Only when no connection qualifies does accepting pause.
 
 use std::io;
 use std::pin::Pin;
@@ -22,6 +29,15 @@ const LOG_EVERY: Duration = Duration::from_secs(1);
 
 /// Marks a connection no longer in the registry's list.
 const GONE: usize = usize::MAX;
+
+/// How long a connection's writes must have made no progress before it may be evicted.
+pub const STALLED_AFTER: Duration = Duration::from_secs(1);
+
+/// How often a paused accept loop looks for newly stalled connections.
+const RECHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// `stalled_since` of a connection whose writes are not blocked.
+const NOT_STALLED: u64 = u64::MAX;
 
 /// The open connections, at most `cap` of them.
 #[derive(Debug)]
@@ -74,8 +90,9 @@ impl Registry {
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
+                let now = self.now();
                 let mut open = self.lock();
-                if open.conns.len() < self.cap || open.conns.iter().any(|c| !c.is_busy()) {
+                if open.conns.len() < self.cap || open.conns.iter().any(|c| c.eviction_key(now).is_some()) {
                     if open.paused {
                         open.paused = false;
                         log::info!("connection cap {}: accepting again", self.cap);
@@ -86,12 +103,13 @@ impl Registry {
                     open.paused = true;
                     log::warn!(
                         "connection cap {} reached and every connection has a request in flight: \
-                         not accepting until one ends",
+                         not accepting until one ends or stalls",
                         self.cap
                     );
                 }
             }
-            notified.await;
+            // Connections stall without a wake-up, so look again now and then.
+            let _ = tokio::time::timeout(RECHECK_EVERY, notified).await;
         }
     }
 
@@ -107,9 +125,9 @@ impl Registry {
                 .conns
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| !c.is_busy())
-                .min_by_key(|(_, c)| c.waiting_since.load(Ordering::Relaxed))
-                .map(|(i, _)| i);
+                .filter_map(|(i, c)| Some((c.eviction_key(now)?, i)))
+                .min()
+                .map(|(_, i)| i);
             if let Some(i) = oldest {
                 let victim = Self::take(&mut open, i);
                 victim.evict.notify_one();
@@ -122,6 +140,7 @@ impl Registry {
             registry: Arc::clone(self),
             slot: AtomicUsize::new(open.conns.len()),
             flags: AtomicU8::new(0),
+            stalled_since: AtomicU64::new(NOT_STALLED),
             waiting_since: AtomicU64::new(now),
             evict: Notify::new(),
         });
@@ -149,8 +168,8 @@ impl Registry {
             return;
         }
         log::warn!(
-            "connection cap {} reached: evicted {} connection(s) waiting for a request head, \
-             oldest first",
+            "connection cap {} reached: evicted {} connection(s) waiting for a request head or \
+             not reading their answers, longest waiting first",
             self.cap,
             open.evicted
         );
@@ -199,6 +218,8 @@ pub struct Conn {
     flags: AtomicU8,
     /// When it started waiting for its next request head ([`Registry::now`]).
     waiting_since: AtomicU64,
+    /// Since when its writes are blocked, or [`NOT_STALLED`].
+    stalled_since: AtomicU64,
     evict: Notify,
 }
 
@@ -234,6 +255,28 @@ impl Conn {
 
     fn is_busy(&self) -> bool {
         self.flags.load(Ordering::Relaxed) & BUSY != 0
+    }
+
+    /// Eviction order at `now`: waiting for a head first (longest wait first), then stalled for
+    /// [`STALLED_AFTER`] (longest stall first); `None` if it may not be evicted.
+    fn eviction_key(&self, now: u64) -> Option<(u8, u64)> {
+        if !self.is_busy() {
+            return Some((0, self.waiting_since.load(Ordering::Relaxed)));
+        }
+        let stalled = self.stalled_since.load(Ordering::Relaxed);
+        (stalled != NOT_STALLED && now.saturating_sub(stalled) >= STALLED_AFTER.as_nanos() as u64)
+            .then_some((1, stalled))
+    }
+
+    /// A write could not proceed: the stall starts now unless it already had.
+    fn write_blocked(&self) {
+        if self.stalled_since.load(Ordering::Relaxed) == NOT_STALLED {
+            self.stalled_since.store(self.registry.now(), Ordering::Relaxed);
+        }
+    }
+
+    fn write_progressed(&self) {
+        self.stalled_since.store(NOT_STALLED, Ordering::Relaxed);
     }
 
     fn wrote(&self) {
@@ -328,9 +371,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
 impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.io).poll_write(cx, buf);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.conn.wrote();
-        }
+        self.wrote(&result);
         result
     }
 
@@ -340,9 +381,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.conn.wrote();
-        }
+        self.wrote(&result);
         result
     }
 
@@ -352,14 +391,33 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let result = Pin::new(&mut self.io).poll_flush(cx);
-        if matches!(result, Poll::Ready(Ok(()))) {
-            self.conn.flushed();
+        match result {
+            Poll::Ready(Ok(())) => {
+                self.conn.write_progressed();
+                self.conn.flushed();
+            }
+            Poll::Pending => self.conn.write_blocked(),
+            Poll::Ready(Err(_)) => {}
         }
         result
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+impl<T> Tracked<T> {
+    /// Reports a write's outcome: progress, or a blocked write.
+    fn wrote(&self, result: &Poll<io::Result<usize>>) {
+        match result {
+            Poll::Ready(Ok(n)) if *n > 0 => {
+                self.conn.write_progressed();
+                self.conn.wrote();
+            }
+            Poll::Pending => self.conn.write_blocked(),
+            Poll::Ready(_) => {}
+        }
     }
 }
 
@@ -389,6 +447,28 @@ mod tests {
             .expect("the evicted connection is told");
         drop(third);
         assert_eq!(registry.len(), 2);
+    }
+
+    /// A connection stalled for [`STALLED_AFTER`] may be evicted, after every one waiting for a
+    /// head and longest stall first; busy ones that are not stalled, or not long enough, never.
+    #[tokio::test]
+    async fn stalled_after_waiting_longest_stall_first() {
+        let registry = Registry::new(4);
+        let conns: Vec<_> = (0..4).map(|_| registry.admit().0).collect();
+        let [idle, stalled_long, stalled_short, moving] = [0, 1, 2, 3].map(|i| conns[i].conn());
+        for conn in [stalled_long, stalled_short, moving] {
+            conn.request_started();
+        }
+        let second = STALLED_AFTER.as_nanos() as u64;
+        stalled_long.stalled_since.store(1, Ordering::Relaxed);
+        stalled_short.stalled_since.store(2, Ordering::Relaxed);
+        let now = 2 + second;
+
+        assert_eq!(idle.eviction_key(now).map(|k| k.0), Some(0));
+        assert_eq!(stalled_long.eviction_key(now), Some((1, 1)));
+        assert_eq!(stalled_short.eviction_key(now), Some((1, 2)));
+        assert_eq!(stalled_short.eviction_key(now - 1), None);
+        assert_eq!(moving.eviction_key(now), None);
     }
 
     /// With every connection busy, `room` waits until one ends.
