@@ -181,9 +181,10 @@ def probe_in(netns, seconds):
     return done.returncode == 0 and any(ok for _, ok in json.loads(done.stdout or "[]"))
 
 
-def table(rows, seconds, date):
+def table(rows, seconds, date, load):
     lines = [
-        f"`python3 bench/slowloris.py --seconds {seconds}`, {date:%Y-%m-%d %H:%M} UTC: "
+        f"`python3 bench/slowloris.py --seconds {seconds}`, {date:%Y-%m-%d %H:%M} UTC, 1-minute load "
+        f"average {load:.1f} at the start: "
         f"`{' '.join(ATTACK)} -l {seconds}` against each image at `--memory=6m` (a normal client: "
         f"a fresh connection for GET / every {PROBE_EVERY_S:g} s, inside the container's network "
         "namespace; failed = no `200 Hello, World!` within 10 s).",
@@ -222,9 +223,9 @@ def main():
     args = parser.parse_args()
     if args.probe_for is not None:
         return probe_for(args.probe_for, args.probe_after)
-    date = datetime.now(timezone.utc)
+    date, load = datetime.now(timezone.utc), os.getloadavg()[0]
     rows = [measure(image, args.seconds) for image in args.images]
-    text = table(rows, args.seconds, date)
+    text = table(rows, args.seconds, date, load)
     print(text)
     if args.out:
         pathlib.Path(args.out).write_text(text)
