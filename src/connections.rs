@@ -1,11 +1,12 @@
 //! The connection cap: a registry of open connections that, at the cap, evicts the connection
-//! that has waited longest for a request head, and never one with a request in flight.
+//! that has waited longest for a request head, and never one whose request is being answered.
 //!
 //! A connection has a request in flight from the moment its request head is complete (hyper
 //! calls the service) until its answer has been handed to the kernel in full (the first
-//! completed flush after the answer existed and bytes were written). Between requests, and before the first one, it is
-//! waiting for a head: new connections, slow (slowloris) heads and idle keep-alive connections
-//! alike. Those are the ones eviction closes, oldest wait first.
+//! completed flush after the answer existed and bytes were written) and the client has sent
+//! nothing more that hyper can parse. Otherwise it is waiting for a head: new connections, slow
+//! (slowloris) heads and idle keep-alive connections alike. Those are the ones eviction closes,
+//! oldest wait first.
 //!
 //! Only when there are none does eviction take a connection whose writes have made no progress
 //! for [`STALLED_AFTER`]: a client that stopped reading its answers, which the write timeout
@@ -82,8 +83,8 @@ impl Registry {
     }
 
     /// Waits until one more connection can be admitted: the registry is under the cap, or some
-    /// connection is waiting for a head and can be evicted. Until then the accept loop does not
-    /// accept, and new connections wait in the kernel's listen backlog.
+    /// connection may be evicted. Until then the accept loop does not accept, and new
+    /// connections wait in the kernel's listen backlog.
     pub async fn room(&self) {
         loop {
             let notified = self.room.notified();
@@ -113,9 +114,9 @@ impl Registry {
         }
     }
 
-    /// Registers a newly accepted connection. At the cap, first evicts the connection that has
-    /// waited longest for a request head, if any, and says so: the caller should then yield, so
-    /// the evicted connection's task runs and closes it before more are accepted.
+    /// Registers a newly accepted connection. At the cap, first evicts one (see the module
+    /// documentation), if any may be, and says so: the caller should then yield, so the evicted
+    /// connection's task runs and closes it before more are accepted.
     pub fn admit(self: &Arc<Self>) -> (Registration, bool) {
         let now = self.now();
         let mut open = self.lock();

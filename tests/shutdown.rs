@@ -41,11 +41,8 @@ fn assert_graceful(signal: i32, name: &str) {
     assert!(refused, "a new connection was accepted after {name}");
     assert_eq!(status.and_then(|s| s.code()), Some(0), "log:\n{}", server.log());
     assert!(started.elapsed() < STOP_BOUND);
-    assert!(
-        server.log().contains("every connection drained"),
-        "{}",
-        server.log()
-    );
+    // The log is read by another thread: wait for the line rather than race it.
+    server.wait_for_line("every connection drained");
 }
 
 /// SIGTERM lets the in-flight request finish, refuses new connections, then exits 0.
@@ -91,7 +88,7 @@ fn second_signal_exits_at_once() {
     let status = server.wait_exit(STOP_BOUND);
 
     assert_eq!(status.and_then(|s| s.code()), Some(1), "log:\n{}", server.log());
-    assert!(server.log().contains("SIGINT received again"), "{}", server.log());
+    server.wait_for_line("SIGINT received again");
 }
 
 /// The grace period bounds the drain: a request that never completes does not keep it alive.
@@ -107,11 +104,7 @@ fn grace_period_bounds_the_drain() {
     let status = server.wait_exit(Duration::from_secs(1) + STOP_BOUND);
 
     assert_eq!(status.and_then(|s| s.code()), Some(0), "log:\n{}", server.log());
-    assert!(
-        server.log().contains("grace period of 1s expired"),
-        "{}",
-        server.log()
-    );
+    server.wait_for_line("grace period of 1s expired");
 }
 
 /// As PID 1 of a new PID namespace, where the kernel applies no default signal actions,
