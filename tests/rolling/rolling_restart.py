@@ -318,6 +318,9 @@ def main():
                 rows.append(rolling_restart(args.binary, delay_s, pathlib.Path(scratch) / f"delay-{delay_s}"))
         except Failure as error:
             print(f"FAIL: {error}")
+            for log in sorted(pathlib.Path(scratch).glob("*/*.log")):
+                print(f"--- {log.relative_to(scratch)} (last lines)")
+                print("\n".join(log.read_text(errors="replace").splitlines()[-5:]))
             return 1
     print(f"date: {date:%Y-%m-%d %H:%M} UTC; binary {os.path.relpath(args.binary, ROOT)}; "
           f"HAProxy retries 0, no redispatch, check inter {CHECK_INTER_MS}ms fall {FALL} rise {RISE}; "
