@@ -17,7 +17,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -46,8 +46,15 @@ pub struct Registry {
     cap: usize,
     epoch: Instant,
     open: Mutex<Open>,
-    /// Woken when a connection closes or stops having a request in flight.
+    /// Woken when a connection closes, or stops having a request in flight while accepting is
+    /// paused.
     room: Notify,
+    /// Accepting is paused (a copy of `Open::paused` readable without the lock, so a request
+    /// that ends wakes the accept loop only when it waits).
+    paused: AtomicBool,
+    /// Orders the moments connections start waiting for a head: cheaper than reading the clock
+    /// on every request.
+    sequence: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -69,6 +76,8 @@ impl Registry {
             epoch: Instant::now(),
             open: Mutex::default(),
             room: Notify::new(),
+            paused: AtomicBool::new(false),
+            sequence: AtomicU64::new(0),
         })
     }
 
@@ -96,12 +105,14 @@ impl Registry {
                 if open.conns.len() < self.cap || open.conns.iter().any(|c| c.eviction_key(now).is_some()) {
                     if open.paused {
                         open.paused = false;
+                        self.paused.store(false, Ordering::Relaxed);
                         log::info!("connection cap {}: accepting again", self.cap);
                     }
                     return;
                 }
                 if !open.paused {
                     open.paused = true;
+                    self.paused.store(true, Ordering::Relaxed);
                     log::warn!(
                         "connection cap {} reached and every connection has a request in flight: \
                          not accepting until one ends or stalls",
@@ -142,7 +153,7 @@ impl Registry {
             slot: AtomicUsize::new(open.conns.len()),
             flags: AtomicU8::new(0),
             stalled_since: AtomicU64::new(NOT_STALLED),
-            waiting_since: AtomicU64::new(now),
+            waiting_since: AtomicU64::new(self.next_in_sequence()),
             evict: Notify::new(),
         });
         open.conns.push(Arc::clone(&conn));
@@ -203,7 +214,12 @@ impl Registry {
         self.open.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Nanoseconds since the registry was made: a cheap, ordered timestamp.
+    /// The next number of a sequence that orders events.
+    fn next_in_sequence(&self) -> u64 {
+        self.sequence.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Nanoseconds since the registry was made.
     fn now(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
     }
@@ -217,7 +233,7 @@ pub struct Conn {
     slot: AtomicUsize,
     /// The `BUSY`, `ANSWERED`, `WROTE`, `DELIVERED` and `READ_WAITING` flags below.
     flags: AtomicU8,
-    /// When it started waiting for its next request head ([`Registry::now`]).
+    /// When it started waiting for its next request head ([`Registry::next_in_sequence`]).
     waiting_since: AtomicU64,
     /// Since when its writes are blocked, or [`NOT_STALLED`].
     stalled_since: AtomicU64,
@@ -314,8 +330,11 @@ impl Conn {
         let mut after = change(before);
         if after & (DELIVERED | READ_WAITING) == DELIVERED | READ_WAITING {
             after = 0;
-            self.waiting_since.store(self.registry.now(), Ordering::Relaxed);
-            self.registry.room.notify_one();
+            self.waiting_since
+                .store(self.registry.next_in_sequence(), Ordering::Relaxed);
+            if self.registry.paused.load(Ordering::Relaxed) {
+                self.registry.room.notify_one();
+            }
         }
         self.flags.store(after, Ordering::Relaxed);
     }
