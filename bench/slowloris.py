@@ -13,6 +13,7 @@ a fresh connection for GET / every 0.1 s from the first second of the attack to 
 request that gets no `200 Hello, World!` within 10 s counts as failed. The cgroup's peak memory
 (cgroup v1 memory.max_usage_in_bytes, reset when the attack starts) is sampled all along, so it
 survives an OOM kill. Writes a Markdown table; asserts nothing (a timing goal: slowest < 1 s).
+Needs root (nsenter, the cgroup's peak counter), Docker and slowhttptest.
 """
 
 import argparse

@@ -4,8 +4,8 @@ must never be OOM-killed and a normal client must get `Hello, World!` during and
 
 Usage: tests/image/floods.py [--env VAR=VALUE]... IMAGE... [--smoke IMAGE...]
 IMAGE is a tag or a docker-archive tarball, as for acceptance.py. Images before --smoke get the
-full run, those after it a shorter one. Needs a Docker engine, nsenter and slowhttptest; without
-them it skips, unless CI=true.
+full run, those after it a shorter one. Needs root, a Docker engine, nsenter and slowhttptest;
+without them it skips, unless CI=true.
 
 Each image runs as the README runs it (read-only, no capabilities, no-new-privileges, a published
 port) plus --memory=6m --memory-swap=6m, with its default configuration (--env adds variables,
@@ -275,10 +275,11 @@ def main():
         parser.error("no image given")
     reason = engine.unavailable_reason()
     missing = [tool for tool in ("nsenter", "slowhttptest") if shutil.which(tool) is None]
-    if reason or missing:
-        why = reason or f"{' and '.join(missing)} not installed"
+    if reason or missing or os.geteuid() != 0:
+        why = reason or (f"{' and '.join(missing)} not installed" if missing else
+                         "not root (nsenter into the container's network, its cgroup's peak counter)")
         if os.environ.get("CI") == "true":
-            print(f"FAIL: the image flood test needs Docker, nsenter and slowhttptest under CI=true: {why}")
+            print(f"FAIL: the image flood test needs root, Docker, nsenter and slowhttptest under CI=true: {why}")
             return 1
         print(f"SKIP: image flood test: {why}; under CI=true this fails")
         return 0
