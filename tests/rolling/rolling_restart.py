@@ -144,16 +144,6 @@ class Replica:
                               f"(exit {self.process.poll()})")
             time.sleep(0.02)
 
-    def stop(self, timeout_s):
-        """SIGTERM, then wait for the exit; returns the exit code."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise Failure(f"tinyweb on port {self.port} still running {timeout_s:g} s after SIGTERM")
-
     def kill(self):
         if self.process and self.process.poll() is None:
             self.process.kill()
