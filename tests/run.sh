@@ -19,3 +19,5 @@ step cargo deny check bans licenses sources
 step bash docker/build.sh
 step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:tiniest
 step python3 bench/run.py --quick
+step python3 tests/image/floods.py tinyweb:tiniest --smoke tinyweb:stripped tinyweb:scratch
+step python3 tests/rolling/rolling_restart.py

@@ -48,8 +48,8 @@ def inspect(ref):
 class Resources:
     """Containers and loaded images this run owns; `cleanup` removes exactly those."""
 
-    def __init__(self):
-        self.prefix = f"tinyweb-acceptance-{uuid.uuid4().hex[:8]}"
+    def __init__(self, purpose="acceptance"):
+        self.prefix = f"tinyweb-{purpose}-{uuid.uuid4().hex[:8]}"
         self.containers = []
         self.loads = []
 
