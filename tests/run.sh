@@ -17,5 +17,5 @@ step bash fuzz/run.sh 60
 step bash nix/lint.sh
 step cargo deny check bans licenses sources
 step bash docker/build.sh
-step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:tiniest
+step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:minimal tinyweb:tiniest
 step python3 bench/run.py --quick
