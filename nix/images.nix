@@ -17,6 +17,10 @@ let
   mkImage = { tag, binary, init ? null, contents ? [ ], config ? imageConfig }:
     dockerTools.buildLayeredImage {
       inherit (imageSpec) name created;
+      # The archive's own entries (layer tarball, config, manifest) are stamped with `mtime`, as
+      # docker/pack.py stamps them with `created`; the files inside the layer get stdenv's
+      # SOURCE_DATE_EPOCH (1980-01-01) whatever these say, and docker/pack.py does the same.
+      mtime = imageSpec.created;
       inherit tag contents config;
       extraCommands = ''
         mkdir -p bin
