@@ -18,5 +18,6 @@ step bash nix/lint.sh
 step bash nix/check-std-lock.sh
 step cargo deny check bans licenses sources
 step bash docker/build.sh
-step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:tiniest
+step bash docker/repro.sh
+step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:minimal tinyweb:tiniest
 step python3 bench/run.py --quick
