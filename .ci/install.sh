@@ -25,7 +25,8 @@ bash docker/deps.sh
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  nix-bin wrk jq util-linux python3 g++ golang-go golang-github-labstack-echo-dev >/dev/null
+  nix-bin wrk jq util-linux python3 g++ golang-go golang-github-labstack-echo-dev \
+  gcc-aarch64-linux-gnu qemu-user-static file >/dev/null
 
 # Pinned to the versions CI was proven with, so a new release cannot break a new machine.
 for tool in deadnix@1.3.1 nixpkgs-fmt@1.3.0 cargo-deny@0.20.2 cargo-fuzz@0.13.2; do

@@ -19,5 +19,6 @@ step bash nix/check-std-lock.sh
 step cargo deny check bans licenses sources
 step bash docker/build.sh
 step bash docker/repro.sh
+step bash docker/cross.sh aarch64 --smoke
 step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:minimal tinyweb:tiniest
 step python3 bench/run.py --quick
