@@ -15,6 +15,7 @@ step cargo clippy --locked --all-targets -- -D warnings
 step cargo test --locked
 step bash fuzz/run.sh 60
 step bash nix/lint.sh
+step bash nix/check-std-lock.sh
 step cargo deny check bans licenses sources
 step bash docker/build.sh
 step bash docker/repro.sh
