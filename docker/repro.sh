@@ -4,7 +4,8 @@
 # hard-linked copy registered with `rustup toolchain link`), and compares the tarballs byte for
 # byte with build/images/ from docker/build.sh. Run docker/build.sh first.
 # Costs a full second build (every profile, std for size, tini); nothing is downloaded, because the
-# second CARGO_HOME's registry and the toolchain copy are hard links to this machine's.
+# second CARGO_HOME's registry and the toolchain copy are hard links to (or copies of) this
+# machine's.
 # Usage: bash docker/repro.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,9 +41,13 @@ fi
 # Another CARGO_HOME holding the same crates, and the pinned toolchain at another path.
 cargo_home="$work/other-cargo-home"
 mkdir -p "$cargo_home"
-cp -al "${CARGO_HOME:-$HOME/.cargo}/registry" "$cargo_home/registry"
+# Hard links where /tmp shares a file system with them, copies where it does not.
+link_or_copy() {
+  cp -al "$1" "$2" 2>/dev/null || { rm -rf "$2" && cp -a "$1" "$2"; }
+}
+link_or_copy "${CARGO_HOME:-$HOME/.cargo}/registry" "$cargo_home/registry"
 sysroot=$(rustc --print sysroot)
-cp -al "$sysroot/." "$work/toolchain-copy"
+link_or_copy "$sysroot/." "$work/toolchain-copy"
 rustup toolchain link "$toolchain" "$work/toolchain-copy"
 
 echo "repro.sh: second build in $clone (CARGO_HOME $cargo_home, toolchain $work/toolchain-copy)"
