@@ -41,7 +41,7 @@ rows=(
   "+ opt-level = \"z\"|OPT_LEVEL=z LTO=false CODEGEN_UNITS=16 PANIC=unwind STRIP=symbols|||unpatched"
   "+ lto = true|OPT_LEVEL=z LTO=true CODEGEN_UNITS=16 PANIC=unwind STRIP=symbols|||unpatched"
   "+ codegen-units = 1|OPT_LEVEL=z LTO=true CODEGEN_UNITS=1 PANIC=unwind STRIP=symbols|||unpatched"
-  "+ panic = \"abort\" (= [profile.release])|$profile|||unpatched"
+  "+ panic = \"abort\" (= [profile.release], with the real regex)|$profile|||unpatched"
   "+ regex patched to regex-lite (= stripped rung)|$profile|||"
   "+ std rebuilt (-Z build-std=std,panic_abort)|$profile||$std|"
   "+ build-std-features=optimize_for_size|$profile||$small_std|"
