@@ -110,7 +110,7 @@ def wrk(port, duration_s, connections, prefix=()):
         command, capture_output=True, text=True, check=True, timeout=duration_s + 30
     ).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+(?:us|ms|s))$", out, re.M))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+(?:us|ms|s))\s*$", out, re.M))
     if not rate or set(latency) != {"50", "99"}:
         raise RuntimeError(f"cannot parse wrk's output:\n{out}")
 

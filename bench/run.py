@@ -20,6 +20,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -148,7 +149,8 @@ def from_nix():
 
 
 def sides(tinyweb_binaries):
-    """Per variant, both sides' image name, binary path and article columns."""
+    """Per variant, each side's image name, binary path and article columns (a rung the Go
+    service has no counterpart for, such as tinyweb's minimal, has only the tinyweb side)."""
     result = {}
     for side, definition_path, binaries in (
         ("tinyweb", ROOT / "nix/image.json", tinyweb_binaries),
@@ -165,11 +167,39 @@ def sides(tinyweb_binaries):
     return result
 
 
+def pin_images(variants):
+    """docker/build.sh's tags (tinyweb:VARIANT) are shared with whoever else uses this engine and
+    may point at another build at any moment: load this tree's tarballs again and measure each
+    image through a tag of this run's own, on the image ID its tarball names (the sha256 of its
+    config), so that neither a later load nor build.sh's clean-up of untagged images can touch it.
+    The report still names them tinyweb:VARIANT. Returns the private tags, to remove at the end."""
+    pinned = []
+    for variant, both in variants.items():
+        entry = both["tinyweb"]
+        with tarfile.open(ROOT / "build/images" / f"{variant}.tar") as archive:
+            manifest = json.load(archive.extractfile("manifest.json"))
+        image_id = "sha256:" + manifest[0]["Config"].removesuffix(".json")
+        subprocess.run(
+            ["docker", "load", "-q", "-i", str(ROOT / "build/images" / f"{variant}.tar")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        entry["ref"] = f"tinyweb-bench-{os.getpid()}:{variant}"
+        subprocess.run(["docker", "tag", image_id, entry["ref"]], check=True)
+        pinned.append(entry["ref"])
+    return pinned
+
+
+def unpin_images(pinned):
+    for ref in pinned:
+        subprocess.run(["docker", "image", "rm", ref], capture_output=True)
+
+
 def measure_bare(variants, params):
     spec = {
         "host_netns": os.readlink("/proc/self/ns/net"),
         "pairs": [
-            {side: v[side]["binary"] for side in ("tinyweb", "go")} for v in variants.values()
+            {side: entry["binary"] for side, entry in v.items()} for v in variants.values()
         ],
         **{k: params[k] for k in ("starts", "rounds", "duration_s", "warmup_s", "connections")},
     }
@@ -190,15 +220,14 @@ def measure(variants, params):
     for both in variants.values():
         for entry in both.values():
             print(f"bench: {entry['image']}", file=sys.stderr)
+            image = entry.pop("ref", entry["image"])
             entry["binary_bytes"] = os.path.getsize(entry["binary"])
-            entry["sizes"] = containers.sizes(entry["image"])
+            entry["sizes"] = containers.sizes(image)
             entry["bare"] = bare[entry["binary"]]
-            entry["docker"] = containers.startups(entry["image"], params["starts"])
-            entry["load"] = containers.under_load(
-                entry["image"], params["load_s"], params["connections"]
-            )
+            entry["docker"] = containers.startups(image, params["starts"])
+            entry["load"] = containers.under_load(image, params["load_s"], params["connections"])
             entry["memory_limit"] = containers.memory_limited(
-                entry["image"], MEMORY_LIMIT, params["limit_load_s"], params["connections"]
+                image, MEMORY_LIMIT, params["limit_load_s"], params["connections"]
             )
     return variants
 
@@ -250,16 +279,20 @@ def main():
     command = "python3 bench/run.py" + "".join(f" {shlex.quote(a)}" for a in sys.argv[1:])
 
     started = time.monotonic()
+    pinned = []
     try:
         tinyweb_binaries = build(args.quick, args.nix)
         built = time.monotonic()
         variants = sides(tinyweb_binaries)
+        if not args.nix:
+            pinned = pin_images(variants)
         containers.remove_all()
         raw = measure(variants, params)
-    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+    except (RuntimeError, OSError, subprocess.SubprocessError, tarfile.TarError) as error:
         sys.exit(f"bench: {error}")
     finally:
         containers.remove_all()
+        unpin_images(pinned)
 
     results = {
         "meta": {

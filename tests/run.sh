@@ -15,9 +15,12 @@ step cargo clippy --locked --all-targets -- -D warnings
 step cargo test --locked
 step bash fuzz/run.sh 60
 step bash nix/lint.sh
+step bash nix/check-std-lock.sh
 step cargo deny check bans licenses sources
 step bash docker/build.sh
-step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:tiniest
+step bash docker/repro.sh
+step bash docker/cross.sh aarch64 --smoke
+step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:minimal tinyweb:tiniest
 step python3 bench/run.py --quick
-step python3 tests/image/floods.py tinyweb:tiniest --smoke tinyweb:stripped tinyweb:scratch
+step python3 tests/image/floods.py tinyweb:tiniest --smoke tinyweb:stripped tinyweb:minimal tinyweb:scratch
 step python3 tests/rolling/rolling_restart.py
