@@ -13,8 +13,12 @@ let
       cargoClippyExtraArgs = "--all-targets -- --deny warnings";
     });
     tinyweb-fmt = craneLib.cargoFmt { inherit src; };
-    # Integration tests spawn the built binary and talk to it over loopback, which the sandbox has.
-    tinyweb-test = craneLib.cargoTest (commonArgs // { inherit cargoArtifacts; });
+    # Integration tests spawn the built binary and talk to it over loopback, which the sandbox has;
+    # the PID 1 test runs it under `unshare --map-root-user --fork --pid` (util-linux).
+    tinyweb-test = craneLib.cargoTest (commonArgs // {
+      inherit cargoArtifacts;
+      nativeBuildInputs = [ pkgs.util-linux ];
+    });
     tinyweb-audit = craneLib.cargoAudit { inherit src advisory-db; };
     # `bans licenses sources` (crane's default) against deny.toml, as tests/run.sh runs it.
     tinyweb-deny = craneLib.cargoDeny { inherit src; };
