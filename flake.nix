@@ -35,24 +35,25 @@
         rustSrc = (toolchain pkgs).passthru.availableComponents.rust-src;
         craneLib = (crane.mkLib pkgs).overrideToolchain toolchain;
         imageSpec = builtins.fromJSON (builtins.readFile ./nix/image.json);
+        # Checked-in copy of the toolchain's library/Cargo.lock (nix/check-std-lock.sh).
+        stdLock = ./nix/std-Cargo.lock;
+        tini = pkgs.pkgsStatic.tini;
 
         crate = import ./nix/package.nix {
-          inherit lib craneLib target rustSrc;
+          inherit lib craneLib target rustSrc stdLock;
           src = ./.;
-          stdLock = ./nix/std-Cargo.lock;
         };
         upx = import ./nix/upx.nix {
           inherit lib;
           inherit (pkgs) runCommand upx bash;
           inherit (imageSpec) upxFlags;
           inherit (crate) tinyweb-minimal;
-          tini = pkgs.pkgsStatic.tini;
+          inherit tini;
         };
         binaries = { inherit (crate) tinyweb tinyweb-debug tinyweb-minimal; } // upx;
         images = import ./nix/images.nix {
-          inherit lib imageSpec binaries;
+          inherit lib imageSpec binaries tini;
           inherit (pkgs) dockerTools;
-          tini = pkgs.pkgsStatic.tini;
           naiveToolchain = [ (toolchain pkgs) pkgs.stdenv.cc pkgs.bashInteractive pkgs.coreutils ];
           revision = self.rev or "dirty";
           inherit (crate) version;
@@ -65,10 +66,8 @@
         };
 
         checks = import ./nix/checks.nix {
-          inherit pkgs craneLib crate binaries images imageSpec advisory-db rustSrc;
-          tini = pkgs.pkgsStatic.tini;
+          inherit pkgs craneLib crate binaries images imageSpec advisory-db rustSrc stdLock tini;
           flakeRoot = ./.;
-          stdLock = ./nix/std-Cargo.lock;
         };
 
         apps.default = flake-utils.lib.mkApp { drv = crate.tinyweb; };
