@@ -19,3 +19,15 @@ rustup component add clippy rustfmt
 for tool in deadnix@1.3.1 nixpkgs-fmt@1.3.0 cargo-deny@0.20.2 cargo-fuzz@0.13.2; do
   command -v "${tool%@*}" >/dev/null || cargo install --locked --quiet "$tool"
 done
+
+# Issue 11 (deploy): the registry, the second engine and Compose from Debian; the static
+# Kubernetes validators from PyPI in a venv of their own (checkov pins boto3 and friends, which
+# would clash with other Python tools), pinned to the versions proven here.
+apt-get install -y -qq --no-install-recommends \
+  docker-compose skopeo podman buildah docker-registry >/dev/null
+deploy_tools=/opt/tinyweb-deploy-tools
+if ! "$deploy_tools/bin/checkov" --version 2>/dev/null | grep -qx 3.3.30 ||
+  ! "$deploy_tools/bin/pip" show kubernetes-validate 2>/dev/null | grep -qx 'Version: 1.37.0'; then
+  python3 -m venv "$deploy_tools"
+  "$deploy_tools/bin/pip" install -q --disable-pip-version-check checkov==3.3.30 kubernetes-validate==1.37.0
+fi

@@ -16,6 +16,8 @@ step cargo test --locked
 step bash fuzz/run.sh 60
 step bash nix/lint.sh
 step cargo deny check bans licenses sources
+step env PATH="/opt/tinyweb-deploy-tools/bin:$PATH" python3 tests/deploy/validate.py
 step bash docker/build.sh
 step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:tiniest
+step python3 tests/image/compose.py build/images/stripped.tar
 step python3 bench/run.py --quick
