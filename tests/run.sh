@@ -21,4 +21,5 @@ step bash docker/build.sh
 step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:tiniest
 step python3 tests/image/compose.py build/images/stripped.tar
 step python3 tests/image/any_uid.py build/images
+step python3 tests/image/registry.py build/images
 step python3 bench/run.py --quick
