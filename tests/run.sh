@@ -22,4 +22,5 @@ step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:
 step python3 tests/image/compose.py build/images/stripped.tar
 step python3 tests/image/any_uid.py build/images
 step python3 tests/image/registry.py build/images
+step python3 tests/image/podman.py build/images
 step python3 bench/run.py --quick
