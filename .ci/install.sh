@@ -16,7 +16,7 @@ apt-get install -y -qq --no-install-recommends \
 rustup component add clippy rustfmt
 
 # Pinned to the versions CI was proven with, so a new release cannot break a new machine.
-for tool in deadnix@1.3.1 nixpkgs-fmt@1.3.0 cargo-deny@0.20.2 cargo-fuzz@0.13.2; do
+for tool in deadnix@1.3.1 nixpkgs-fmt@1.3.0 cargo-deny@0.20.2 cargo-fuzz@0.13.2 cargo-cyclonedx@0.5.9; do
   command -v "${tool%@*}" >/dev/null || cargo install --locked --quiet "$tool"
 done
 
@@ -26,8 +26,7 @@ done
 apt-get install -y -qq --no-install-recommends \
   docker-compose skopeo podman buildah docker-registry >/dev/null
 deploy_tools=/opt/tinyweb-deploy-tools
-if ! "$deploy_tools/bin/checkov" --version 2>/dev/null | grep -qx 3.3.30 ||
-  ! "$deploy_tools/bin/pip" show kubernetes-validate 2>/dev/null | grep -qx 'Version: 1.37.0'; then
-  python3 -m venv "$deploy_tools"
-  "$deploy_tools/bin/pip" install -q --disable-pip-version-check checkov==3.3.30 kubernetes-validate==1.37.0
-fi
+[[ -x "$deploy_tools/bin/pip" ]] || python3 -m venv "$deploy_tools"
+# A no-op when these exact versions are already there.
+"$deploy_tools/bin/pip" install -q --disable-pip-version-check checkov==3.3.30 \
+  kubernetes-validate==1.37.0 'cyclonedx-python-lib[json-validation]==7.6.2'

@@ -18,6 +18,8 @@ step bash nix/lint.sh
 step cargo deny check bans licenses sources
 step env PATH="/opt/tinyweb-deploy-tools/bin:$PATH" python3 tests/deploy/validate.py
 step bash docker/build.sh
+step bash docker/sbom.sh
+step env PATH="/opt/tinyweb-deploy-tools/bin:$PATH" python3 tests/image/sbom.py build/images
 step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:tiniest
 step python3 tests/image/compose.py build/images/stripped.tar
 step python3 tests/image/any_uid.py build/images
