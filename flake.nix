@@ -6,7 +6,7 @@
   inputs = {
     nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
     crane.url = "github:ipetkov/crane";
-    # Prebuilt Rust std for the musl targets, as crane's cross-musl example does.
+    # The toolchain rust-toolchain.toml names: prebuilt std for both musl targets, and rust-src.
     rust-overlay = {
       url = "github:oxalica/rust-overlay";
       inputs.nixpkgs.follows = "nixpkgs";
@@ -23,22 +23,32 @@
       let
         pkgs = import nixpkgs {
           inherit system;
-          # As crane's test flake does with this same rust-overlay pin.
+          # rust-overlay is pinned as crane's test/flake.lock pins it at crane 2c71e19, the commit
+          # after this flake's crane pin (b8d87f7, whose test flake still had an older one).
           overlays = [ (import rust-overlay) ];
         };
         inherit (pkgs) lib;
         # Each system builds for its own musl target: x86_64- or aarch64-unknown-linux-musl.
         target = "${pkgs.stdenv.hostPlatform.parsed.cpu.name}-unknown-linux-musl";
-        toolchain = p: p.rust-bin.stable.latest.default.override { targets = [ target ]; };
+        # One compiler for both paths: the release, components and targets rustup reads too.
+        toolchain = p: p.rust-bin.fromRustupToolchainFile ./rust-toolchain.toml;
+        rustSrc = (toolchain pkgs).passthru.availableComponents.rust-src;
         craneLib = (crane.mkLib pkgs).overrideToolchain toolchain;
         imageSpec = builtins.fromJSON (builtins.readFile ./nix/image.json);
 
-        crate = import ./nix/package.nix { inherit craneLib target; src = ./.; };
-        tinyweb-upx = pkgs.callPackage ./nix/upx.nix {
-          inherit (crate) tinyweb version;
-          inherit (imageSpec) upxFlags;
+        crate = import ./nix/package.nix {
+          inherit lib craneLib target rustSrc;
+          src = ./.;
+          stdLock = ./nix/std-Cargo.lock;
         };
-        binaries = { inherit (crate) tinyweb tinyweb-debug; inherit tinyweb-upx; };
+        upx = import ./nix/upx.nix {
+          inherit lib;
+          inherit (pkgs) runCommand upx bash;
+          inherit (imageSpec) upxFlags;
+          inherit (crate) tinyweb-minimal;
+          tini = pkgs.pkgsStatic.tini;
+        };
+        binaries = { inherit (crate) tinyweb tinyweb-debug tinyweb-minimal; } // upx;
         images = import ./nix/images.nix {
           inherit lib imageSpec binaries;
           inherit (pkgs) dockerTools;
@@ -55,9 +65,10 @@
         };
 
         checks = import ./nix/checks.nix {
-          inherit pkgs craneLib crate binaries images imageSpec advisory-db;
+          inherit pkgs craneLib crate binaries images imageSpec advisory-db rustSrc;
           tini = pkgs.pkgsStatic.tini;
           flakeRoot = ./.;
+          stdLock = ./nix/std-Cargo.lock;
         };
 
         apps.default = flake-utils.lib.mkApp { drv = crate.tinyweb; };

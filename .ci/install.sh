@@ -5,15 +5,28 @@ cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 
+# The compiler rust-toolchain.toml pins, with its components and targets. rustup >= 1.28 no
+# longer installs it on first use; `toolchain install` with no name reads the file. Checked after,
+# because an existing toolchain of that name (a link, say) can lack what the file asks for.
+rustup toolchain install
+toolchain=$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)
+for component in rust-src clippy rustfmt; do
+  rustup component list --installed --toolchain "$toolchain" | grep -q "^$component" ||
+    rustup component add --toolchain "$toolchain" "$component"
+done
+for target in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+  rustup target list --installed --toolchain "$toolchain" | grep -qx "$target" ||
+    rustup target add --toolchain "$toolchain" "$target"
+done
+
 # The image build's own needs (musl target, musl-gcc, Debian's tini source, UPX 4 from
 # bookworm-backports), and the apt sources they take.
 bash docker/deps.sh
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  nix-bin wrk jq util-linux python3 g++ golang-go golang-github-labstack-echo-dev >/dev/null
-
-rustup component add clippy rustfmt
+  nix-bin wrk jq util-linux python3 g++ golang-go golang-github-labstack-echo-dev \
+  gcc-aarch64-linux-gnu qemu-user-static file >/dev/null
 
 # Pinned to the versions CI was proven with, so a new release cannot break a new machine.
 for tool in deadnix@1.3.1 nixpkgs-fmt@1.3.0 cargo-deny@0.20.2 cargo-fuzz@0.13.2 cargo-cyclonedx@0.5.9; do

@@ -70,7 +70,7 @@ def stop(process):
 def startups(pair, count):
     """exec -> first 200 on GET /, `count` times per side, alternating sides, each a fresh process
     stopped with SIGTERM."""
-    samples = {side: {"times": [], "stops": [], "codes": set()} for side in ("tinyweb", "go")}
+    samples = {side: {"times": [], "stops": [], "codes": set()} for side in pair}
     for _ in range(count):
         for side, sample in samples.items():
             started = time.monotonic()
@@ -95,7 +95,7 @@ def startups(pair, count):
 
 def side_by_side(pair, rounds, duration_s, warmup_s, connections):
     """Both servers up at once; idle memory after 10 requests; wrk alternating between them."""
-    running = {side: start(side, pair[side]) for side in ("tinyweb", "go")}
+    running = {side: start(side, pair[side]) for side in pair}
     try:
         result = {side: {} for side in running}
         for side, (process, port) in running.items():
@@ -140,7 +140,7 @@ def main():
             pair, spec["rounds"], spec["duration_s"], spec["warmup_s"], spec["connections"]
         )
         started = startups(pair, spec["starts"])
-        for side in ("tinyweb", "go"):
+        for side in pair:
             results[pair[side]] = {**measured[side], "startup": started[side]}
     json.dump(results, sys.stdout)
 

@@ -57,6 +57,8 @@ def render(results):
     rows = [("golang:1.16 (article)", "reference", {"size": REFERENCE_BYTES})]
     for both in results["variants"].values():
         for side in ("go", "tinyweb"):
+            if side not in both:
+                continue
             e = both[side]
             rows.append(
                 (

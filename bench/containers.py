@@ -166,6 +166,7 @@ def memory_limited(image, limit, duration_s, connections):
             peak_file = cgroup_memory_files(pid)[1]
             try:
                 load = wrk(8000, duration_s, connections, prefix=prefix)
+                result["wrk"] = load
                 result["serves_after_load"] = load["non_2xx"] == 0 and probe_inside(prefix, 1)
             except (RuntimeError, subprocess.SubprocessError) as error:
                 result["load_error"] = str(error).splitlines()[0]

@@ -2,8 +2,10 @@
 
 The image configuration comes from nix/image.json, the definition the flake reads too. The archive
 has the layout nixpkgs' stream_layered_image.py writes (manifest.json, <sha256>.json config,
-<sha256>/layer.tar) and is byte-for-byte reproducible: every timestamp is the definition's
-`created`, every entry is owned by 0:0, entries are sorted, and the JSON is serialised canonically.
+<sha256>/layer.tar) and is byte-for-byte reproducible: the files in the layer carry Nix's
+SOURCE_DATE_EPOCH as their mtime, like the customisation layer of buildLayeredImage, the
+archive's own entries the definition's `created`, as stream_layered_image.py writes them; every
+entry is owned by 0:0, entries are sorted, and the JSON is serialised canonically.
 
 Usage: pack.py DEFINITION VARIANT TINI SERVER CARGO_TOML REVISION OUTPUT
 The Go/echo baseline (bench/build-go.sh) is packed the same way, with --server-name server and
@@ -18,6 +20,11 @@ import sys
 import tarfile
 import tomllib
 from datetime import datetime
+
+
+# nixpkgs' stdenv sets SOURCE_DATE_EPOCH to 1980-01-01 (the earliest date zip can store), and
+# buildLayeredImage tars the customisation layer (our /bin) with `--mtime=@$SOURCE_DATE_EPOCH`.
+LAYER_MTIME = 315532800
 
 
 def tar_bytes(entries, mtime):
@@ -71,7 +78,7 @@ def pack(definition, variant, tini, server, version, revision, server_name="tiny
     # Read-only executables: nothing in the container needs to write them.
     layer = tar_bytes(
         sorted([("bin", 0o755, None), ("bin/tini", 0o555, tini), (f"bin/{server_name}", 0o555, server)]),
-        mtime,
+        LAYER_MTIME,
     )
     layer_sha = hashlib.sha256(layer).hexdigest()
     config = canonical_json(image_config(definition, revision, version, f"sha256:{layer_sha}"))

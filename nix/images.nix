@@ -14,22 +14,28 @@ let
   # Store-free tree: the static binaries are copied (not linked) into the customisation layer,
   # so the image holds /bin/tini and /bin/tinyweb and no /nix/store, byte for byte the tree the
   # Docker-built images hold. Both binaries reference no store path (the *-closure checks).
-  mkImage = { tag, binary, withTini ? true, contents ? [ ], config ? imageConfig }:
+  mkImage = { tag, binary, init ? null, contents ? [ ], config ? imageConfig }:
     dockerTools.buildLayeredImage {
       inherit (imageSpec) name created;
+      # The archive's own entries (layer tarball, config, manifest) are stamped with `mtime`, as
+      # docker/pack.py stamps them with `created`; the files inside the layer get stdenv's
+      # SOURCE_DATE_EPOCH (1980-01-01) whatever these say, and docker/pack.py does the same.
+      mtime = imageSpec.created;
       inherit tag contents config;
       extraCommands = ''
         mkdir -p bin
-        ${lib.optionalString withTini "cp ${lib.getExe tini} bin/tini"}
+        ${lib.optionalString (init != null) "cp ${lib.getExe init} bin/tini"}
         cp ${lib.getExe binary} bin/tinyweb
       '';
     };
 
-  # scratch (tinyweb-debug), stripped (tinyweb), tiniest (tinyweb-upx): each with static tini as PID 1.
+  # scratch (tinyweb-debug), stripped (tinyweb), minimal (tinyweb-minimal), tiniest (tinyweb-upx):
+  # each with static tini as PID 1, UPX-packed where the variant says tiniUpx (tiniest).
   ladder = lib.mapAttrs'
     (tag: variant: lib.nameValuePair "image-${tag}" (mkImage {
       inherit tag;
       binary = binaries.${variant.binary};
+      init = if variant.tiniUpx then binaries.tini-upx else tini;
     }))
     imageSpec.variants;
 in
@@ -39,7 +45,6 @@ ladder // {
   image-naive = mkImage {
     tag = "naive";
     binary = binaries.tinyweb-debug;
-    withTini = false;
     contents = naiveToolchain;
     config = removeAttrs imageConfig [ "Entrypoint" ];
   };

@@ -1,6 +1,7 @@
 # The article's size table for the flake's own images (`nix build .#size-table && cat result`):
-# each image's bytes as Docker counts them (the files in its layers), as a percentage of the
+# each image's bytes as Docker counts them (nix/image-bytes.sh), as a percentage of the
 # article's 968 212 150-byte golang image; image-naive is our own 100 % row beside it.
+# Rows in the ladder's order, largest first.
 { lib, runCommand, jq, images, imageSpec }:
 let
   articleBaselineBytes = 968212150;
@@ -8,14 +9,8 @@ let
     ++ lib.mapAttrsToList (tag: variant: { inherit tag; inherit (variant) debugInfo upx; }) imageSpec.variants;
   yesNo = b: if b then "yes" else "no";
   row = { tag, debugInfo, upx }: ''
-    mkdir image-${tag}
-    tar -xzf ${images."image-${tag}"} -C image-${tag}
-    bytes=0
-    for layer in $(jq -r '.[0].Layers[]' image-${tag}/manifest.json); do
-      bytes=$((bytes + $(tar -tvf "image-${tag}/$layer" | awk '{ s += $3 } END { print s + 0 }')))
-    done
-    awk -v b="$bytes" 'BEGIN { printf "| tinyweb:${tag} | ${yesNo debugInfo} | ${yesNo upx} | %d | %.2f %% |\n", b, 100 * b / ${toString articleBaselineBytes} }' >> $out
-    rm -r image-${tag}
+    bytes=$(bash ${./image-bytes.sh} ${images."image-${tag}"})
+    awk -v b="$bytes" 'BEGIN { printf "| tinyweb:${tag} | ${yesNo debugInfo} | ${yesNo upx} | %d | %.2f %% |\n", b, 100 * b / ${toString articleBaselineBytes} }' >> rows
   '';
 in
 runCommand "tinyweb-size-table" { nativeBuildInputs = [ jq ]; } ''
@@ -25,4 +20,5 @@ runCommand "tinyweb-size-table" { nativeBuildInputs = [ jq ]; } ''
   | golang:1.16 (the article, quoted) | yes | no | ${toString articleBaselineBytes} | 100.00 % |
   TABLE
   ${lib.concatMapStrings row rows}
+  sort -t '|' -k 5,5nr rows >> $out
 ''

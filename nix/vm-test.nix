@@ -1,7 +1,8 @@
-# NixOS VM test (checks.<system>.tinyweb-vm-docker; needs KVM): loads image-tiniest and image-stripped
-# into Docker and runs each hardened (read-only root, no capabilities, no-new-privileges). Claims:
-# GET / is `Hello, World!`, the healthcheck turns healthy, `docker stop` drains in under 2 s, exit 0.
-{ testers, image-tiniest, image-stripped }:
+# NixOS VM test (checks.<system>.tinyweb-vm-docker; needs KVM): loads image-tiniest, image-minimal
+# and image-stripped into Docker and runs each hardened (read-only root, no capabilities,
+# no-new-privileges). Claims: GET / is `Hello, World!`, the healthcheck turns healthy, `docker stop`
+# drains in under 2 s, exit 0.
+{ testers, image-tiniest, image-minimal, image-stripped }:
 testers.runNixOSTest {
   name = "tinyweb-docker";
 
@@ -12,7 +13,11 @@ testers.runNixOSTest {
   };
 
   testScript = ''
-    images = {"tiniest": "${image-tiniest}", "stripped": "${image-stripped}"}
+    images = {
+        "tiniest": "${image-tiniest}",
+        "minimal": "${image-minimal}",
+        "stripped": "${image-stripped}",
+    }
 
     machine.wait_for_unit("sockets.target")
 

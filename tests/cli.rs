@@ -19,7 +19,17 @@ fn assert_one_line_error(stderr: &str, needle: &str) {
     );
 }
 
-/// `--help` and `-h` print usage and every variable, and exit 0.
+/// The README's configuration table: every variable and its default.
+const DOCUMENTED: &[(&str, &str)] = &[
+    ("PORT", "8000"),
+    ("HOST", "0.0.0.0"),
+    ("RUST_LOG", "info"),
+    ("TINYWEB_SHUTDOWN_GRACE_SECS", "5"),
+    ("TINYWEB_HEADER_TIMEOUT_SECS", "5"),
+    ("TINYWEB_MAX_HEADER_BYTES", "16384"),
+];
+
+/// `--help` and `-h` print usage and every documented variable with its default, and exit 0.
 #[test]
 fn help_prints_usage() {
     for flag in ["--help", "-h"] {
@@ -27,8 +37,12 @@ fn help_prints_usage() {
 
         assert_eq!(code, Some(0), "{stderr}");
         assert!(stdout.contains("Usage: tinyweb"), "{stdout}");
-        for var in ["PORT", "HOST", "RUST_LOG", "TINYWEB_SHUTDOWN_GRACE_SECS"] {
-            assert!(stdout.contains(var), "{var} missing from {stdout}");
+        for (var, default) in DOCUMENTED {
+            let line = stdout
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(var))
+                .unwrap_or_else(|| panic!("{var} missing from {stdout}"));
+            assert!(line.ends_with(&format!("(default {default})")), "{var}: {line:?}");
         }
     }
 }

@@ -15,12 +15,15 @@ step cargo clippy --locked --all-targets -- -D warnings
 step cargo test --locked
 step bash fuzz/run.sh 60
 step bash nix/lint.sh
+step bash nix/check-std-lock.sh
 step cargo deny check bans licenses sources
 step env PATH="/opt/tinyweb-deploy-tools/bin:$PATH" python3 tests/deploy/validate.py
 step bash docker/build.sh
 step bash docker/sbom.sh
 step env PATH="/opt/tinyweb-deploy-tools/bin:$PATH" python3 tests/image/sbom.py build/images
-step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:tiniest
+step bash docker/repro.sh
+step bash docker/cross.sh aarch64 --smoke
+step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:minimal tinyweb:tiniest
 step python3 tests/image/compose.py build/images/stripped.tar
 step python3 tests/image/any_uid.py build/images
 step python3 tests/image/registry.py build/images

@@ -4,7 +4,9 @@
 //! A request counts as failed when the server read it and it did not get a complete 200. From
 //! the client, "read" is certain once any response byte arrived; a connection closed or reset
 //! with no response byte after SIGTERM is a request the server never read (retryable in HTTP
-//! terms). The server's access log closes the gap: it has one line per request it answered, and
+//! terms). So is a connect that fails after SIGTERM: refused once the listener is closed, or
+//! reset when the connection was still in the listener's accept queue as it closed. Whether a
+//! failure came after the signal is decided when it happens, not before the attempt. The server's access log closes the gap: it has one line per request it answered, and
 //! that count must equal the complete 200s the clients received. Requests are answered in
 //! microseconds, so a few clients are caught mid-request on purpose: half a head sent on a new
 //! connection before the signal, the rest after; the drain must still answer them.
@@ -19,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Server, PATIENCE};
+use common::{wait_until_read, Server, PATIENCE};
 use traffic::{Broken, KeepAlive};
 
 /// Client threads; even ones open a new connection per request, odd ones keep theirs alive.
@@ -32,8 +34,6 @@ const GRACE_SECS: u64 = 5;
 /// Clients caught mid-request: each has sent half a request head when SIGTERM arrives and sends
 /// the rest after it, so the drain must wait for them and answer them.
 const HALFWAY: usize = 4;
-/// Time for the server to read the half heads before the signal, so they are surely in its hands.
-const SETTLE: Duration = Duration::from_millis(250);
 
 /// What all clients saw.
 #[derive(Default)]
@@ -73,20 +73,25 @@ fn client(id: usize, addr: SocketAddr, tally: &Tally) {
     let per_connection = if id % 2 == 0 { 1 } else { PER_CONNECTION };
     let deadline = Instant::now() + 2 * PATIENCE;
     while Instant::now() < deadline {
-        let signalled = tally.signalled.load(Ordering::SeqCst);
         let stream = match TcpStream::connect_timeout(&addr, PATIENCE) {
             Ok(stream) => stream,
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused && signalled => {
+            // Read after the failure: `signalled` is set before the signal is sent, so false
+            // here means the connect surely failed before SIGTERM.
+            Err(e) if !tally.signalled.load(Ordering::SeqCst) => {
+                return tally.fail(format!("client {id}: connect failed before SIGTERM: {e}"))
+            }
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
                 tally.refused.fetch_add(1, Ordering::SeqCst);
                 return;
             }
-            Err(e) => return tally.fail(format!("client {id}: connect failed before SIGTERM: {e}")),
+            // Still in the accept queue when the listener closed: never accepted; try again.
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => continue,
+            Err(e) => return tally.fail(format!("client {id}: connect failed after SIGTERM: {e}")),
         };
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
         stream.set_write_timeout(Some(PATIENCE)).unwrap();
         let mut connection = KeepAlive::new(stream);
         for _ in 0..per_connection {
-            let signalled = tally.signalled.load(Ordering::SeqCst);
             match connection.get("/") {
                 Ok(r) if r.status == 200 && r.body == "Hello, World!" => {
                     tally.ok.fetch_add(1, Ordering::SeqCst);
@@ -98,9 +103,11 @@ fn client(id: usize, addr: SocketAddr, tally: &Tally) {
                     tally.fail(format!("client {id}: answered {} {:?}", r.status, r.body));
                     break;
                 }
-                Err(e) if signalled && never_read(&e) => break,
                 Err(e) => {
-                    tally.fail(format!("client {id}: signalled={signalled}: {e:?}"));
+                    let signalled = tally.signalled.load(Ordering::SeqCst);
+                    if !(signalled && never_read(&e)) {
+                        tally.fail(format!("client {id}: signalled={signalled}: {e:?}"));
+                    }
                     break;
                 }
             }
@@ -118,6 +125,8 @@ fn halfway_client(id: usize, addr: SocketAddr, tally: &Tally) {
     connection
         .send(b"GET / HTTP/1.1\r\nHost: test\r\n")
         .expect("send half a head");
+    // Counted once the server has read the half head, so it is surely in its hands at SIGTERM.
+    wait_until_read(&connection.stream);
     tally.halfway.fetch_add(1, Ordering::SeqCst);
     let waiting = Instant::now();
     while !tally.signalled.load(Ordering::SeqCst) && waiting.elapsed() < PATIENCE {
@@ -159,7 +168,6 @@ fn sigterm_under_load_drains_every_accepted_request() {
     {
         thread::sleep(Duration::from_millis(5));
     }
-    thread::sleep(SETTLE);
     let before = tally.ok.load(Ordering::SeqCst);
     assert!(before >= WARM_UP, "only {before} answers before SIGTERM");
     assert_eq!(
@@ -177,7 +185,7 @@ fn sigterm_under_load_drains_every_accepted_request() {
         client.join().expect("client thread");
     }
     let refused_after_exit = TcpStream::connect_timeout(&addr, PATIENCE).map_err(|e| e.kind());
-    server.wait_for_line("stopped:");
+    // Complete once wait_exit has seen the exit: it also waits for the end of the log.
     let log = server.log();
     let logged = log
         .lines()

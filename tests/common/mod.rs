@@ -3,9 +3,9 @@
 #![allow(dead_code)] // each test crate uses a different subset
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -22,6 +22,7 @@ pub struct Server {
     /// The address it reported in its "listening on" line.
     pub addr: SocketAddr,
     log: Arc<Mutex<String>>,
+    /// Each stderr line as it arrives; disconnected once the reader thread has seen EOF.
     lines: Receiver<String>,
 }
 
@@ -45,6 +46,8 @@ impl Server {
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, lines) = mpsc::channel();
         let sink = Arc::clone(&log);
+        // The line goes into the log before it is sent, so once the channel is disconnected
+        // (this thread hit EOF and dropped `tx`), the log holds every line.
         thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 sink.lock().unwrap().push_str(&format!("{line}\n"));
@@ -76,7 +79,8 @@ impl Server {
         panic!("no log line with {needle:?}; log so far:\n{}", self.log())
     }
 
-    /// Everything the process wrote to stderr so far.
+    /// Everything the process wrote to stderr so far. Once [`Server::wait_exit`] has returned
+    /// a status, that is everything it ever wrote.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
@@ -92,11 +96,14 @@ impl Server {
         assert_eq!(unsafe { libc::kill(self.pid(), signal) }, 0, "kill failed");
     }
 
-    /// Waits up to `limit` for the process to exit; `None` if it is still running.
+    /// Waits up to `limit` for the process to exit; `None` if it is still running. After an
+    /// exit it also waits for the stderr reader to reach EOF, so [`Server::log`] is complete
+    /// (this drains the lines [`Server::wait_for_line`] has not seen: look for them in the log).
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
+                self.wait_log_end();
                 return Some(status);
             }
             if Instant::now() >= deadline {
@@ -104,6 +111,32 @@ impl Server {
             }
             thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Waits up to [`PATIENCE`] for the stderr reader thread to hit EOF (every writer gone).
+    fn wait_log_end(&self) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(_) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "stderr still open {PATIENCE:?} after the exit; log:\n{}",
+                        self.log()
+                    )
+                }
+            }
+        }
+    }
+
+    /// Sends SIGTERM, expects exit 0 within [`PATIENCE`], and returns the complete log.
+    pub fn stop(&mut self) -> String {
+        self.signal(libc::SIGTERM);
+        let status = self.wait_exit(PATIENCE);
+        assert_eq!(status.and_then(|s| s.code()), Some(0), "log:\n{}", self.log());
+        self.log()
     }
 
     /// Sends a `GET` for `path` on a new connection and returns the response.
@@ -132,6 +165,50 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
     stream.set_write_timeout(Some(PATIENCE)).unwrap();
     stream
+}
+
+/// Waits until the server has read every byte sent so far on `stream`, which proves it accepted
+/// the connection: the kernel's receive queue of the server's end (in /proc/net/tcp) is empty.
+/// Panics after [`PATIENCE`]. IPv4 only.
+pub fn wait_until_read(stream: &TcpStream) {
+    let hex = |addr: SocketAddr| match addr.ip() {
+        // /proc/net/tcp prints the address as the native-endian value of its network-order bytes.
+        IpAddr::V4(ip) => format!("{:08X}:{:04X}", u32::from_ne_bytes(ip.octets()), addr.port()),
+        IpAddr::V6(_) => panic!("wait_until_read: IPv4 only"),
+    };
+    let server_end = hex(stream.peer_addr().unwrap());
+    let client_end = hex(stream.local_addr().unwrap());
+    let deadline = Instant::now() + PATIENCE;
+    let mut last = None;
+    while Instant::now() < deadline {
+        let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+        // Fields: sl local rem st tx_queue:rx_queue ...
+        last = table.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.get(1) == Some(&server_end.as_str()) && fields.get(2) == Some(&client_end.as_str()))
+                .then(|| fields[4].split_once(':').map(|(_, rx)| rx.to_owned()))
+                .flatten()
+        });
+        if last
+            .as_deref()
+            .is_some_and(|rx| u64::from_str_radix(rx, 16) == Ok(0))
+        {
+            return;
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    panic!("the server did not read the bytes sent on {client_end} -> {server_end}: rx_queue {last:?}");
+}
+
+/// Whether the test runs in CI (`CI=true`), where a test that cannot run must fail, not skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// Skips the calling test with a message naming `why`, or fails it under `CI=true`.
+pub fn skip_or_fail(test: &str, why: &str) {
+    assert!(!in_ci(), "{test}: {why} (CI=true: this test must run, not skip)");
+    eprintln!("SKIP {test}: {why} (under CI=true this fails)");
 }
 
 /// An HTTP response as read off the wire.

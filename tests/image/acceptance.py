@@ -12,6 +12,7 @@ import os
 import pathlib
 import posixpath
 import signal
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -145,6 +146,61 @@ def children(pid):
 
 def container_pid(name):
     return int(engine.inspect(name)["State"]["Pid"])
+
+
+def build_orphan(directory):
+    """tests/image/orphan.c as a static binary in DIRECTORY (bind-mounted into the containers)."""
+    binary = os.path.join(directory, "orphan")
+    result = subprocess.run(
+        ["musl-gcc", "-static", "-Os", "-s", "-o", binary, str(ROOT / "tests/image/orphan.c")],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise OSError(f"musl-gcc failed: {result.stderr.strip()}")
+    os.chmod(binary, 0o755)
+    return binary
+
+
+def proc_state(pid):
+    """(name, one-letter state) from /proc/PID/stat; a zombie has no cmdline, but has these."""
+    stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    name = stat[stat.index("(") + 1:stat.rindex(")")]
+    return name, stat[stat.rindex(")") + 2]
+
+
+def orphans_left(name):
+    """Runs /orphan in the container (it forks a child that outlives it by 300 ms, so PID 1
+    inherits it), waits for that child to exit, and returns PID 1's children named orphan with
+    their state (host /proc): empty when PID 1 reaped it."""
+    docker("exec", name, "/orphan")
+    time.sleep(1.0)
+    left = []
+    for kid in children(container_pid(name)):
+        try:
+            program_name, state = proc_state(kid)
+        except OSError:  # reaped while we looked
+            continue
+        if program_name == "orphan":
+            left.append((kid, state))
+    return left
+
+
+def check_reaps(name, bypass):
+    """tini reaps an orphan that PID 1 inherits; tinyweb as PID 1 (the bypass container) does not,
+    which shows the probe can see a zombie when there is one."""
+    with_tini, without = orphans_left(name), orphans_left(bypass)
+    ok = not with_tini and bool(without) and all(state == "Z" for _, state in without)
+    return ok, (f"children named orphan left under tini: {with_tini}; under tinyweb as PID 1 "
+                f"(control, must be zombies): {without}")
+
+
+def check_sigterm_reaches_server(name):
+    """docker stop: tini forwards SIGTERM, tinyweb logs it and exits 0 (not killed)."""
+    stopped, detail = timed_stop(name)
+    logs = docker("logs", name)
+    text = logs.stdout + logs.stderr
+    seen = "SIGTERM received" in text
+    return stopped and seen, f"{detail}; tinyweb logged the SIGTERM: {seen}"
 
 
 def check_config(config):
@@ -300,7 +356,7 @@ def check_stop_under_load(name, port):
     return ok, detail
 
 
-def test_image(arg, report, resources):
+def test_image(arg, report, resources, orphan):
     """Runs every check on one image; returns its size-table row, or None if it is unusable."""
     label = arg
     try:
@@ -327,8 +383,9 @@ def test_image(arg, report, resources):
 
     try:
         started = time.monotonic()
-        main, main_port = start(resources, image)
-        bypass, bypass_port = start(resources, image, "--entrypoint", "/bin/tinyweb")
+        mount = ["-v", f"{orphan}:/orphan:ro"]
+        main, main_port = start(resources, image, *mount)
+        bypass, bypass_port = start(resources, image, *mount, "--entrypoint", "/bin/tinyweb")
         limited, limited_port = start(resources, image, *MEMORY_LIMIT)
     except engine.DockerError as error:
         report.check(label, "hardened containers start and serve", False, str(error))
@@ -340,6 +397,8 @@ def test_image(arg, report, resources):
     report.attempt(label, "PID 1 is tini, tinyweb its child, both as the image's user, unprivileged",
                    lambda: check_pid1(main, config.get("User", "")))
     report.attempt(label, "the access-log line appears in docker logs", lambda: check_access_log(main, main_port))
+    report.attempt(label, "tini reaps an orphaned child (tests/image/orphan.c); tinyweb as PID 1 "
+                   "leaves it a zombie", lambda: check_reaps(main, bypass))
     report.attempt(label, "without tini (--entrypoint /bin/tinyweb) it serves as PID 1",
                    lambda: (program(container_pid(bypass)) == "tinyweb" and check_http(bypass_port)[0],
                             program(container_pid(bypass))))
@@ -351,8 +410,8 @@ def test_image(arg, report, resources):
                    lambda: check_stop_under_load(limited, limited_port))
     report.attempt(label, "the Docker healthcheck becomes healthy",
                    lambda: check_healthy(main, config, started))
-    report.attempt(label, f"with tini, docker stop < {STOP_BOUND_SECONDS:g} s and exit code 0",
-                   lambda: timed_stop(main))
+    report.attempt(label, f"with tini, docker stop < {STOP_BOUND_SECONDS:g} s, exit code 0, and "
+                   "tinyweb logged the forwarded SIGTERM", lambda: check_sigterm_reaches_server(main))
     return row
 
 
@@ -391,12 +450,17 @@ def main(args):
     report = Report()
     resources = engine.Resources()
     rows = []
+    scratch = tempfile.TemporaryDirectory()
     try:
+        orphan = build_orphan(scratch.name)
         for arg in args:
-            row = test_image(arg, report, resources)
+            row = test_image(arg, report, resources, orphan)
             if row:
                 rows.append(row)
+    except OSError as error:
+        report.check("setup", "tests/image/orphan.c builds with musl-gcc", False, str(error))
     finally:
+        scratch.cleanup()
         problems = resources.cleanup()
         left = docker("ps", "-aq", "--filter", f"name={resources.prefix}", check=False).stdout.split()
         if left:

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The `minimal` rung's recipe, the one place it is written down (the flake mirrors it flag for
+# flag): [profile.minimal] (= the release profile), with std and panic_abort rebuilt from the
+# pinned toolchain's rust-src for size, panics that abort at once without formatting a message,
+# and no file/line/column strings for panic locations:
+#   RUSTC_BOOTSTRAP=1 cargo build --profile minimal --target TARGET \
+#     -Z build-std=std,panic_abort -Z build-std-features=optimize_for_size
+#   with target rustflags -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none
+#   (plus docker/remap.sh's path remapping, and .cargo/config.toml's musl flags, joined by Cargo).
+# RUSTC_BOOTSTRAP=1 lets the pinned stable compiler accept these nightly-only flags (dated
+# nightlies cannot be installed here). It is set for this one command only: `stripped` is built
+# without it and stays a stable-only rung; `tiniest` is this binary packed with UPX.
+# Usage: bash docker/minimal.sh TARGET OUT   (OUT: where to put the binary)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=$1
+out=$2
+# shellcheck source=docker/remap.sh
+source docker/remap.sh
+
+flags="$(remap_flags) -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
+env RUSTC_BOOTSTRAP=1 "$(rustflags_var "$target")=$flags" \
+  cargo build --locked --quiet --profile minimal --target "$target" \
+  -Z build-std=std,panic_abort -Z build-std-features=optimize_for_size
+target_dir=$(cargo metadata --locked --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+install -m 0755 "$target_dir/$target/minimal/tinyweb" "$out"
