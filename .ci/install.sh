@@ -38,6 +38,20 @@ done
 # would clash with other Python tools), pinned to the versions proven here.
 apt-get install -y -qq --no-install-recommends \
   docker-compose skopeo podman buildah docker-registry >/dev/null
+# The arm64 tini links Debian's musl for arm64 (docker/tini.sh): multiarch.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+  apt-get update -qq
+fi
+apt-get install -y -qq --no-install-recommends musl-dev:arm64 >/dev/null
+# Docker runs the arm64 images through qemu-user-static: the kernel must know qemu for aarch64
+# ELF files, with the F flag (Debian's binfmt.d entry) so it works inside containers too.
+if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+fi
+if [[ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]]; then
+  grep -v '^#' /usr/lib/binfmt.d/qemu-aarch64.conf | grep . >/proc/sys/fs/binfmt_misc/register
+fi
 deploy_tools=/opt/tinyweb-deploy-tools
 [[ -x "$deploy_tools/bin/pip" ]] || python3 -m venv "$deploy_tools"
 # A no-op when these exact versions are already there.
