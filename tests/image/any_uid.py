@@ -4,7 +4,8 @@ SCC runs containers (a UID from the namespace's range, GID 0, the image's USER i
 as in the acceptance test, GET / answers, the process runs as that UID and GID 0, the Docker
 healthcheck turns healthy, docker stop exits 0.
 
-Usage: tests/image/any_uid.py [IMAGES_DIR]   (default: build/images, every variant of nix/image.json)
+Usage: tests/image/any_uid.py [IMAGES_DIR...]   (default: build/images; every variant of nix/image.json,
+of any architecture the host runs natively or through qemu-user-static)
 Needs Docker; without it it skips, unless CI=true.
 """
 
@@ -64,14 +65,14 @@ def main(args):
     report = probe.Report()
     resources = engine.Resources()
     try:
-        images = probe.tarballs(args[0] if args else probe.ROOT / "build" / "images")
         running = {}
         # Every image started first, then checked: the healthchecks' waits overlap.
-        for variant, tarball in images.items():
-            image, _ = resources.load(tarball)
-            name = resources.container_name()
-            docker("run", "-d", "--name", name, "--user", USER, *HARDENED, image)
-            running[variant] = name
+        for directory in args or [probe.ROOT / "build" / "images"]:
+            for variant, tarball in probe.tarballs(directory).items():
+                image, _ = resources.load(tarball)
+                name = resources.container_name()
+                docker("run", "-d", "--name", name, "--user", USER, *HARDENED, image)
+                running[f"{variant} {engine.inspect(image)['Architecture']}"] = name
         for variant, name in running.items():
             label = f"{variant} as {USER}"
             port = int(docker("port", name, "8000/tcp").stdout.splitlines()[0].rsplit(":", 1)[1])
