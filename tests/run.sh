@@ -26,7 +26,7 @@ step bash docker/sbom.sh
 step env PATH="/opt/tinyweb-deploy-tools/bin:$PATH" python3 tests/image/sbom.py build/images build/images/arm64
 step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:minimal tinyweb:tiniest
 step python3 tests/image/compose.py build/images/stripped.tar
-step python3 tests/image/any_uid.py build/images
+step python3 tests/image/any_uid.py build/images build/images/arm64
 step python3 tests/image/registry.py build/images build/images/arm64
 step python3 tests/image/podman.py build/images
 step python3 bench/run.py --quick

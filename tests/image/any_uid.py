@@ -55,24 +55,17 @@ def stop(name):
     return code == 0 and elapsed < 2, f"{elapsed:.2f} s, exit code {code}"
 
 
-def main(args):
-    if args and args[0] in ("-h", "--help"):
-        print(__doc__.strip())
-        return 0
-    reason = engine.unavailable_reason()
-    if reason:
-        return probe.skip_or_fail("the any-UID test", f"a Docker engine ({reason})")
-    report = probe.Report()
+def check_directory(report, directory):
+    """Every image of one directory: all started first, then checked (the healthchecks' waits
+    overlap). One directory at a time: its tarballs carry the same tags as another directory's."""
     resources = engine.Resources()
     try:
         running = {}
-        # Every image started first, then checked: the healthchecks' waits overlap.
-        for directory in args or [probe.ROOT / "build" / "images"]:
-            for variant, tarball in probe.tarballs(directory).items():
-                image, _ = resources.load(tarball)
-                name = resources.container_name()
-                docker("run", "-d", "--name", name, "--user", USER, *HARDENED, image)
-                running[f"{variant} {engine.inspect(image)['Architecture']}"] = name
+        for variant, tarball in probe.tarballs(directory).items():
+            image, _ = resources.load(tarball)
+            name = resources.container_name()
+            docker("run", "-d", "--name", name, "--user", USER, *HARDENED, image)
+            running[f"{variant} {engine.inspect(image)['Architecture']}"] = name
         for variant, name in running.items():
             label = f"{variant} as {USER}"
             port = int(docker("port", name, "8000/tcp").stdout.splitlines()[0].rsplit(":", 1)[1])
@@ -83,11 +76,23 @@ def main(args):
             report.attempt(label, "the healthcheck turns healthy", lambda: wait_healthy(name))
             report.attempt(label, "docker stop < 2 s, exit code 0", lambda: stop(name))
     except (engine.DockerError, OSError) as error:
-        report.check("any-UID", "the images load and start", False, error)
+        report.check(f"any-UID {directory}", "the images load and start", False, error)
     finally:
         problems = resources.cleanup()
-        report.check("cleanup", "every container and image this run created is gone", not problems,
+        report.check("cleanup", f"every container and image loaded from {directory} is gone", not problems,
                      "; ".join(problems))
+
+
+def main(args):
+    if args and args[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0
+    reason = engine.unavailable_reason()
+    if reason:
+        return probe.skip_or_fail("the any-UID test", f"a Docker engine ({reason})")
+    report = probe.Report()
+    for directory in args or [probe.ROOT / "build" / "images"]:
+        check_directory(report, directory)
     return report.summary()
 
 
