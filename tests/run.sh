@@ -25,6 +25,8 @@ step bash docker/arm64.sh
 step bash docker/sbom.sh
 step env PATH="/opt/tinyweb-deploy-tools/bin:$PATH" python3 tests/image/sbom.py build/images build/images/arm64
 step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:minimal tinyweb:tiniest
+step python3 tests/image/acceptance.py build/images/arm64/scratch.tar build/images/arm64/stripped.tar \
+  build/images/arm64/minimal.tar build/images/arm64/tiniest.tar
 step python3 tests/image/compose.py build/images/stripped.tar
 step python3 tests/image/any_uid.py build/images build/images/arm64
 step python3 tests/image/registry.py build/images build/images/arm64
