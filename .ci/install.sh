@@ -33,9 +33,7 @@ for tool in deadnix@1.3.1 nixpkgs-fmt@1.3.0 cargo-deny@0.20.2 cargo-fuzz@0.13.2 
   command -v "${tool%@*}" >/dev/null || cargo install --locked --quiet "$tool"
 done
 
-# Issue 11 (deploy): the registry, the second engine and Compose from Debian; the static
-# Kubernetes validators from PyPI in a venv of their own (checkov pins boto3 and friends, which
-# would clash with other Python tools), pinned to the versions proven here.
+# The deploy tests ("Deploy" in the README): the registry, the second engine and Compose.
 apt-get install -y -qq --no-install-recommends \
   docker-compose skopeo podman buildah docker-registry >/dev/null
 # The arm64 tini links Debian's musl for arm64 (docker/tini.sh): multiarch.
@@ -52,6 +50,9 @@ fi
 if [[ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]]; then
   grep -v '^#' /usr/lib/binfmt.d/qemu-aarch64.conf | grep . >/proc/sys/fs/binfmt_misc/register
 fi
+# The static Kubernetes validators and the SBOM schema check from PyPI, pinned to the versions
+# proven here, in a venv of their own: checkov pins boto3 and friends, which would clash with
+# other Python tools (here it downgraded awscli's s3transfer when installed globally).
 deploy_tools=/opt/tinyweb-deploy-tools
 [[ -x "$deploy_tools/bin/pip" ]] || python3 -m venv "$deploy_tools"
 # A no-op when these exact versions are already there.
