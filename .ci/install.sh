@@ -29,6 +29,32 @@ apt-get install -y -qq --no-install-recommends \
   haproxy slowhttptest gcc-aarch64-linux-gnu qemu-user-static file >/dev/null
 
 # Pinned to the versions CI was proven with, so a new release cannot break a new machine.
-for tool in deadnix@1.3.1 nixpkgs-fmt@1.3.0 cargo-deny@0.20.2 cargo-fuzz@0.13.2; do
+for tool in deadnix@1.3.1 nixpkgs-fmt@1.3.0 cargo-deny@0.20.2 cargo-fuzz@0.13.2 cargo-cyclonedx@0.5.9; do
   command -v "${tool%@*}" >/dev/null || cargo install --locked --quiet "$tool"
 done
+
+# The deploy tests ("Deploy" in the README): the registry, the second engine and Compose.
+apt-get install -y -qq --no-install-recommends \
+  docker-compose skopeo podman buildah docker-registry >/dev/null
+# The arm64 tini links Debian's musl for arm64 (docker/tini.sh): multiarch.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+  apt-get update -qq
+fi
+apt-get install -y -qq --no-install-recommends musl-dev:arm64 >/dev/null
+# Docker runs the arm64 images through qemu-user-static: the kernel must know qemu for aarch64
+# ELF files, with the F flag (Debian's binfmt.d entry) so it works inside containers too.
+if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+fi
+if [[ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]]; then
+  grep -v '^#' /usr/lib/binfmt.d/qemu-aarch64.conf | grep . >/proc/sys/fs/binfmt_misc/register
+fi
+# The static Kubernetes validators and the SBOM schema check from PyPI, pinned to the versions
+# proven here, in a venv of their own: checkov pins boto3 and friends, which would clash with
+# other Python tools (here it downgraded awscli's s3transfer when installed globally).
+deploy_tools=/opt/tinyweb-deploy-tools
+[[ -x "$deploy_tools/bin/pip" ]] || python3 -m venv "$deploy_tools"
+# A no-op when these exact versions are already there.
+"$deploy_tools/bin/pip" install -q --disable-pip-version-check checkov==3.3.30 \
+  kubernetes-validate==1.37.0 'cyclonedx-python-lib[json-validation]==7.6.2'

@@ -7,7 +7,7 @@ SOURCE_DATE_EPOCH as their mtime, like the customisation layer of buildLayeredIm
 archive's own entries the definition's `created`, as stream_layered_image.py writes them; every
 entry is owned by 0:0, entries are sorted, and the JSON is serialised canonically.
 
-Usage: pack.py DEFINITION VARIANT TINI SERVER CARGO_TOML REVISION OUTPUT
+Usage: pack.py DEFINITION VARIANT TINI SERVER CARGO_TOML REVISION OUTPUT [--arch amd64|arm64]
 The Go/echo baseline (bench/build-go.sh) is packed the same way, with --server-name server and
 --version instead of a Cargo.toml's version.
 """
@@ -50,7 +50,7 @@ def canonical_json(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
-def image_config(definition, revision, version, diff_id):
+def image_config(definition, revision, version, diff_id, architecture="amd64"):
     config = json.loads(json.dumps(definition["config"]))
     config.setdefault("Labels", {}).update(
         {
@@ -59,7 +59,7 @@ def image_config(definition, revision, version, diff_id):
         }
     )
     return {
-        "architecture": "amd64",
+        "architecture": architecture,
         "os": "linux",
         "created": definition["created"],
         "config": config,
@@ -68,7 +68,7 @@ def image_config(definition, revision, version, diff_id):
     }
 
 
-def pack(definition, variant, tini, server, version, revision, server_name="tinyweb"):
+def pack(definition, variant, tini, server, version, revision, server_name="tinyweb", architecture="amd64"):
     """The image tarball's bytes: /bin/tini and the server at /bin/SERVER_NAME in one layer."""
     if variant not in definition["variants"]:
         known = ", ".join(sorted(definition["variants"]))
@@ -81,7 +81,7 @@ def pack(definition, variant, tini, server, version, revision, server_name="tiny
         LAYER_MTIME,
     )
     layer_sha = hashlib.sha256(layer).hexdigest()
-    config = canonical_json(image_config(definition, revision, version, f"sha256:{layer_sha}"))
+    config = canonical_json(image_config(definition, revision, version, f"sha256:{layer_sha}", architecture))
     config_name = f"{hashlib.sha256(config).hexdigest()}.json"
     manifest = canonical_json(
         [
@@ -115,6 +115,8 @@ def main():
     parser.add_argument("output", help="docker-archive tarball to write")
     parser.add_argument("--server-name", default="tinyweb", help="the server's name in /bin")
     parser.add_argument("--version", help="the version label, instead of CARGO_TOML's")
+    parser.add_argument("--arch", default="amd64", choices=["amd64", "arm64"],
+                        help="the image's architecture, in Docker's words (default amd64)")
     args = parser.parse_args()
     try:
         with open(args.definition, "rb") as f:
@@ -127,7 +129,8 @@ def main():
             tini = f.read()
         with open(args.server, "rb") as f:
             server = f.read()
-        archive = pack(definition, args.variant, tini, server, version, args.revision, args.server_name)
+        archive = pack(definition, args.variant, tini, server, version, args.revision, args.server_name,
+                       args.arch)
         with open(args.output, "wb") as f:
             f.write(archive)
     except KeyError as error:

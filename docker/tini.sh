@@ -1,14 +1,30 @@
 #!/usr/bin/env bash
 # Builds a static musl tini 0.19.0 (what nixpkgs' pkgsStatic.tini is) from Debian's source package:
 # Debian's own tini-static links glibc and weighs ~700 KB, more than our whole UPX'd service.
-# Usage: docker/tini.sh OUT_DIR   -> OUT_DIR/tini (kept as a cache; delete it to rebuild).
+# Usage: docker/tini.sh OUT_DIR [ARCH]   -> OUT_DIR/tini (kept as a cache; delete it to rebuild).
+# ARCH aarch64 cross-compiles: musl-gcc builds only for the host, so Debian's cross gcc
+# (gcc-aarch64-linux-gnu) is pointed at Debian's multiarch musl-dev:arm64 through the specs file
+# that package ships for this (what musl-gcc does natively); the result runs under qemu-user-static.
 set -euo pipefail
 
 out_dir=$(realpath "$1")
+arch=${2:-$(uname -m)}
 tini="$out_dir/tini"
 version=0.19.0
+if [[ "$arch" == "$(uname -m)" ]]; then
+  cc=(musl-gcc)
+  run=()
+else
+  specs=/usr/lib/$arch-linux-musl/musl-gcc.specs
+  if [[ ! -f "$specs" ]] || ! command -v "$arch-linux-gnu-gcc" >/dev/null; then
+    echo "tini.sh: need gcc-$arch-linux-gnu and musl-dev for $arch ($specs) (.ci/install.sh)" >&2
+    exit 1
+  fi
+  cc=("$arch-linux-gnu-gcc" -specs "$specs")
+  run=("qemu-$arch-static")
+fi
 
-if [[ -x "$tini" ]] && "$tini" --version | grep -qx "tini version $version"; then
+if [[ -x "$tini" ]] && "${run[@]}" "$tini" --version | grep -qx "tini version $version"; then
   exit 0
 fi
 
@@ -39,9 +55,9 @@ sed -e "s/@tini_VERSION_MAJOR@/$major/; s/@tini_VERSION_MINOR@/$minor/" \
 # Upstream's warning and hardening flags, with -Os instead of -O2: size is the point here.
 # (Upstream's -D_FORTIFY_SOURCE=2 is left out: musl has no fortified functions.)
 mkdir -p "$out_dir"
-musl-gcc -std=gnu99 -Werror -Wextra -Wall -pedantic-errors -Wformat \
+"${cc[@]}" -std=gnu99 -Werror -Wextra -Wall -pedantic-errors -Wformat \
   -Os -fstack-protector --param=ssp-buffer-size=4 \
   -static -s -Wl,-z,relro \
   -o "$tini.tmp" "$src/src/tini.c"
-"$tini.tmp" --version | grep -qx "tini version $version"
+"${run[@]}" "$tini.tmp" --version | grep -qx "tini version $version"
 mv "$tini.tmp" "$tini"

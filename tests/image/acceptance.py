@@ -35,6 +35,9 @@ HARDENED = [
     "-p", "127.0.0.1::8000",
 ]
 MEMORY_LIMIT = ["--memory=6m", "--memory-swap=6m"]  # Docker's minimum; no swap to hide in
+# Images of another architecture run through qemu-user-static, which charges its own memory to the
+# container: the --memory=6m checks hold for the native architecture only.
+HOST_ARCHITECTURE = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
 STOP_BOUND_SECONDS = 2.0  # graceful, not killed: docker stop would wait 10 s before SIGKILL
 
 
@@ -134,7 +137,12 @@ def proc_status(pid):
 
 
 def program(pid):
-    return posixpath.basename(pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode())
+    """The program's name; under qemu-user (binfmt_misc) argv[0] is the interpreter, then the program."""
+    argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    name = posixpath.basename(argv[0].decode())
+    if name.startswith("qemu-") or "-binfmt-" in name:
+        name = posixpath.basename(argv[1].decode())
+    return name
 
 
 def children(pid):
@@ -386,7 +394,8 @@ def test_image(arg, report, resources, orphan):
         mount = ["-v", f"{orphan}:/orphan:ro"]
         main, main_port = start(resources, image, *mount)
         bypass, bypass_port = start(resources, image, *mount, "--entrypoint", "/bin/tinyweb")
-        limited, limited_port = start(resources, image, *MEMORY_LIMIT)
+        emulated = details.get("Architecture", HOST_ARCHITECTURE) != HOST_ARCHITECTURE
+        limited, limited_port = start(resources, image, *([] if emulated else MEMORY_LIMIT))
     except engine.DockerError as error:
         report.check(label, "hardened containers start and serve", False, str(error))
         return row
@@ -404,9 +413,13 @@ def test_image(arg, report, resources, orphan):
                             program(container_pid(bypass))))
     report.attempt(label, f"without tini, docker stop < {STOP_BOUND_SECONDS:g} s and exit code 0",
                    lambda: timed_stop(bypass))
-    report.attempt(label, "serves under --memory=6m (8 keep-alive clients, 2 s)",
-                   lambda: check_memory_limit(limited, limited_port))
-    report.attempt(label, "docker stop under load (6m): no request cut, exit 0, < 2 s",
+    if emulated:
+        print(f"skip {label}: the --memory=6m checks: {details['Architecture']} runs emulated here "
+              "(qemu's own memory is charged to the container)")
+    else:
+        report.attempt(label, "serves under --memory=6m (8 keep-alive clients, 2 s)",
+                       lambda: check_memory_limit(limited, limited_port))
+    report.attempt(label, f"docker stop under load{'' if emulated else ' (6m)'}: no request cut, exit 0, < 2 s",
                    lambda: check_stop_under_load(limited, limited_port))
     report.attempt(label, "the Docker healthcheck becomes healthy",
                    lambda: check_healthy(main, config, started))
