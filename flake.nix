@@ -63,6 +63,10 @@
         packages = binaries // images // {
           default = crate.tinyweb;
           size-table = pkgs.callPackage ./nix/size-table.nix { inherit images imageSpec; };
+          sbom = pkgs.callPackage ./nix/sbom.nix {
+            inherit craneLib target images imageSpec;
+            inherit (crate) commonArgs;
+          };
         };
 
         checks = import ./nix/checks.nix {
@@ -71,6 +75,9 @@
         };
 
         apps.default = flake-utils.lib.mkApp { drv = crate.tinyweb; };
+        apps.publish = flake-utils.lib.mkApp {
+          drv = pkgs.callPackage ./nix/publish.nix { inherit images imageSpec; };
+        };
 
         devShells.default = craneLib.devShell {
           packages = with pkgs; [ upx deadnix nixpkgs-fmt cargo-deny cargo-audit curl jq ];

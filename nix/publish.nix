@@ -3,7 +3,6 @@
 # config has no HEALTHCHECK field, schema 2 keeps it). tests/image/registry.py runs the same
 # skopeo command on the Docker build's tarballs against a real registry, then joins the
 # architectures into one index per variant with `buildah manifest`.
-# Wire it in flake.nix: apps.publish = flake-utils.lib.mkApp { drv = pkgs.callPackage ./nix/publish.nix { inherit images imageSpec; }; };
 { lib, stdenv, writeShellApplication, skopeo, gzip, coreutils, images, imageSpec }:
 let
   # Docker's names for the two systems the flake builds for.

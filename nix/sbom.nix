@@ -3,7 +3,6 @@
 # the build's target from the vendored Cargo.lock; docker/sbom.py adds the Rust standard library,
 # rustc's musl, pkgsStatic.tini and its musl (pkgsStatic's libc), and UPX where nix/image.json packs a binary, and
 # makes each image (its config digest) the SBOM's subject.
-# Wire it in flake.nix: sbom = pkgs.callPackage ./nix/sbom.nix { inherit craneLib target images imageSpec; inherit (crate) commonArgs; };
 { lib, craneLib, commonArgs, target, images, imageSpec, cargo-cyclonedx, python3, binutils-unwrapped, upx, pkgsStatic }:
 craneLib.mkCargoDerivation (commonArgs // {
   pnameSuffix = "-sbom";
