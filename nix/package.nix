@@ -38,7 +38,7 @@ let
       cargoLockList = [ (src + "/Cargo.lock") stdLock ];
     };
     cargoExtraArgs = "--locked -Z build-std=std,panic_abort -Z build-std-features=optimize_for_size";
-    ${targetRustflagsVar} = "-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none";
+    ${targetRustflagsVar} = "-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Cforce-unwind-tables=no";
     # The stable compiler accepts the -Z flags above only with this: it is set for this rung (and
     # tiniest, which packs it) alone, so `tinyweb` stays a stable-only build.
     RUSTC_BOOTSTRAP = 1;
