@@ -38,6 +38,12 @@ pub const VARS: &[Var] = &[
         help: "on SIGTERM/SIGINT, how long in-flight requests may finish (0-3600)",
     },
     Var {
+        name: "TINYWEB_SHUTDOWN_DELAY_SECS",
+        default: "0",
+        help: "on SIGTERM/SIGINT, keep serving this long with /healthz at 503 before the drain \
+               (0-3600; with the grace at most 3600)",
+    },
+    Var {
         name: "TINYWEB_HEADER_TIMEOUT_SECS",
         default: "5",
         help: "a connection must send a whole request head within this (new or idle) (1-3600)",
@@ -46,6 +52,23 @@ pub const VARS: &[Var] = &[
         name: "TINYWEB_MAX_HEADER_BYTES",
         default: "16384",
         help: "largest request line + headers; larger gets 431 (1024-1048576)",
+    },
+    Var {
+        name: "TINYWEB_WRITE_TIMEOUT_SECS",
+        default: "10",
+        help: "a connection whose answer makes no write progress this long is closed (1-3600)",
+    },
+    Var {
+        name: "TINYWEB_MAX_CONNECTIONS",
+        default: "auto",
+        help: "open connections at most; auto derives it from the cgroup memory limit \
+               (auto or 16-1048576)",
+    },
+    Var {
+        name: "TINYWEB_LISTEN_BACKLOG",
+        default: "4096",
+        help: "connections the kernel queues before they are accepted, capped by \
+               net.core.somaxconn (1-65535)",
     },
 ];
 
@@ -63,6 +86,15 @@ pub struct Config {
     pub header_timeout: Duration,
     /// Largest request head (request line and headers) accepted, in bytes.
     pub max_header_bytes: usize,
+    /// After the first signal, how long to keep accepting and serving (with `/healthz` at 503 and
+    /// `Connection: close` on every answer) before the drain, so load balancers stop sending.
+    pub shutdown_delay: Duration,
+    /// How long a connection may make no write progress before it is closed.
+    pub write_timeout: Duration,
+    /// The connection cap, or `None` to derive it from the cgroup memory limit.
+    pub max_connections: Option<usize>,
+    /// The listen backlog asked for (the kernel caps it at `net.core.somaxconn`).
+    pub listen_backlog: u32,
 }
 
 impl Default for Config {
@@ -73,6 +105,10 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(5),
             header_timeout: Duration::from_secs(5),
             max_header_bytes: 16 * 1024,
+            shutdown_delay: Duration::ZERO,
+            write_timeout: Duration::from_secs(10),
+            max_connections: None,
+            listen_backlog: 4096,
         }
     }
 }
@@ -141,7 +177,23 @@ impl Config {
             })?,
         };
         let secs = |n: Option<u64>, default: Duration| n.map_or(default, Duration::from_secs);
-        Ok(Config {
+
+        const CONNECTIONS: &str = "auto or a connection count from 16 to 1048576";
+        let max_connections = match get("TINYWEB_MAX_CONNECTIONS", CONNECTIONS)? {
+            None => defaults.max_connections,
+            Some(value) if value == "auto" => None,
+            Some(value) => match value.parse::<usize>() {
+                Ok(n) if (16..=1 << 20).contains(&n) => Some(n),
+                _ => {
+                    return Err(ConfigError {
+                        var: "TINYWEB_MAX_CONNECTIONS",
+                        value,
+                        expected: CONNECTIONS,
+                    })
+                }
+            },
+        };
+        let config = Config {
             host,
             port: parsed("PORT", "a port number from 0 to 65535", 0, 65535)?
                 .map_or(defaults.port, |n| n as u16),
@@ -170,7 +222,42 @@ impl Config {
                 1 << 20,
             )?
             .map_or(defaults.max_header_bytes, |n| n as usize),
-        })
+            shutdown_delay: secs(
+                parsed(
+                    "TINYWEB_SHUTDOWN_DELAY_SECS",
+                    "whole seconds from 0 to 3600",
+                    0,
+                    3600,
+                )?,
+                defaults.shutdown_delay,
+            ),
+            write_timeout: secs(
+                parsed(
+                    "TINYWEB_WRITE_TIMEOUT_SECS",
+                    "whole seconds from 1 to 3600",
+                    1,
+                    3600,
+                )?,
+                defaults.write_timeout,
+            ),
+            max_connections,
+            listen_backlog: parsed("TINYWEB_LISTEN_BACKLOG", "a count from 1 to 65535", 1, 65535)?
+                .map_or(defaults.listen_backlog, |n| n as u32),
+        };
+        // The whole stop must fit the orchestrator's kill timeout, which the README sizes from it.
+        if config.stop_bound() > Duration::from_secs(3600) {
+            return Err(ConfigError {
+                var: "TINYWEB_SHUTDOWN_DELAY_SECS",
+                value: config.shutdown_delay.as_secs().to_string(),
+                expected: "at most 3600 seconds together with TINYWEB_SHUTDOWN_GRACE_SECS",
+            });
+        }
+        Ok(config)
+    }
+
+    /// The longest a graceful stop can take: the delay, then the drain's grace period.
+    pub fn stop_bound(&self) -> Duration {
+        self.shutdown_delay + self.shutdown_grace
     }
 
     /// The socket address to listen on.
@@ -209,6 +296,10 @@ mod tests {
             ("TINYWEB_SHUTDOWN_GRACE_SECS", "0"),
             ("TINYWEB_HEADER_TIMEOUT_SECS", "30"),
             ("TINYWEB_MAX_HEADER_BYTES", "8192"),
+            ("TINYWEB_SHUTDOWN_DELAY_SECS", "7"),
+            ("TINYWEB_WRITE_TIMEOUT_SECS", "3"),
+            ("TINYWEB_MAX_CONNECTIONS", "16"),
+            ("TINYWEB_LISTEN_BACKLOG", "100"),
         ])
         .unwrap();
 
@@ -216,6 +307,44 @@ mod tests {
         assert_eq!(config.shutdown_grace, Duration::ZERO);
         assert_eq!(config.header_timeout, Duration::from_secs(30));
         assert_eq!(config.max_header_bytes, 8192);
+        assert_eq!(config.shutdown_delay, Duration::from_secs(7));
+        assert_eq!(config.write_timeout, Duration::from_secs(3));
+        assert_eq!(config.max_connections, Some(16));
+        assert_eq!(config.listen_backlog, 100);
+    }
+
+    /// `auto` and unset both derive the cap.
+    #[test]
+    fn max_connections_auto() {
+        assert_eq!(
+            from(&[("TINYWEB_MAX_CONNECTIONS", "auto")])
+                .unwrap()
+                .max_connections,
+            None
+        );
+        assert_eq!(from(&[]).unwrap().max_connections, None);
+    }
+
+    /// The delay and the grace may each be up to 3600 s, but not together.
+    #[test]
+    fn delay_plus_grace_at_most_an_hour() {
+        let both = |delay, grace| {
+            from(&[
+                ("TINYWEB_SHUTDOWN_DELAY_SECS", delay),
+                ("TINYWEB_SHUTDOWN_GRACE_SECS", grace),
+            ])
+        };
+
+        assert_eq!(both("3600", "0").unwrap().stop_bound(), Duration::from_secs(3600));
+        assert_eq!(
+            both("1800", "1800").unwrap().stop_bound(),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            both("1800", "1801").unwrap_err().to_string(),
+            "invalid TINYWEB_SHUTDOWN_DELAY_SECS \"1800\": \
+             expected at most 3600 seconds together with TINYWEB_SHUTDOWN_GRACE_SECS"
+        );
     }
 
     /// Bad values name the variable and the value.
@@ -231,6 +360,16 @@ mod tests {
             ("TINYWEB_SHUTDOWN_GRACE_SECS", "3601"),
             ("TINYWEB_HEADER_TIMEOUT_SECS", "0"),
             ("TINYWEB_MAX_HEADER_BYTES", "100"),
+            ("TINYWEB_SHUTDOWN_DELAY_SECS", "3601"),
+            ("TINYWEB_SHUTDOWN_DELAY_SECS", "-1"),
+            ("TINYWEB_WRITE_TIMEOUT_SECS", "0"),
+            ("TINYWEB_WRITE_TIMEOUT_SECS", "3601"),
+            ("TINYWEB_MAX_CONNECTIONS", "15"),
+            ("TINYWEB_MAX_CONNECTIONS", "1048577"),
+            ("TINYWEB_MAX_CONNECTIONS", "AUTO"),
+            ("TINYWEB_MAX_CONNECTIONS", ""),
+            ("TINYWEB_LISTEN_BACKLOG", "0"),
+            ("TINYWEB_LISTEN_BACKLOG", "65536"),
         ] {
             let message = from(&[(var, value)]).unwrap_err().to_string();
 

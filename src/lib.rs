@@ -4,14 +4,26 @@
 //! # Layout
 //! - [`config`]: settings from the environment, their defaults and validation.
 //! - [`routes`]: the warp filters (`/`, `/healthz`), 4xx mapping and the access log.
-//! - [`server`]: the accept loop on hyper's HTTP/1 builder, limits, timeouts, graceful drain.
+//! - [`server`]: the listener and accept loop on hyper's HTTP/1 builder, limits, timeouts, the
+//!   shutdown delay and graceful drain.
+//! - [`service`]: the per-request guard around the routes: `Host` check, in-flight mark,
+//!   `Connection: close` while stopping.
+//! - [`host`]: `Host` header validation (RFC 9112 §3.2, RFC 3986).
+//! - [`connections`]: the connection registry, its cap and eviction.
+//! - [`limits`]: the cap in force, from the configuration or the cgroup memory limit.
+//! - [`cgroup`]: the cgroup v1/v2 memory limit and usage.
 //! - [`shutdown`]: SIGTERM/SIGINT handling that also works as PID 1.
 //! - [`healthcheck`]: the self-probe used by the images' Docker HEALTHCHECK.
 //! - [`cli`]: the few command-line arguments and the help text.
 
+pub mod cgroup;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod healthcheck;
+pub mod host;
+pub mod limits;
 pub mod routes;
 pub mod server;
+pub mod service;
 pub mod shutdown;

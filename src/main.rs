@@ -53,7 +53,7 @@ fn serve(config: &Config) -> Result<(), String> {
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async {
         let addr = config.listen_addr();
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        let listener = server::bind(config).map_err(|e| {
             format!(
                 "cannot listen on {addr} (HOST={}, PORT={}): {e}",
                 config.host, config.port

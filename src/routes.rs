@@ -6,13 +6,16 @@ use warp::http::{header, StatusCode};
 use warp::reject::MethodNotAllowed;
 use warp::{Filter, Rejection, Reply};
 
+use crate::shutdown::Stopping;
+
 /// The body of `GET /`, the article's answer.
 pub const HELLO: &str = "Hello, World!";
 
 /// The whole application: every route, rejections turned into 4xx replies, one access-log line each.
-pub fn routes() -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+/// `/healthz` fails once `stopping` is set.
+pub fn routes(stopping: Stopping) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     hello()
-        .or(health())
+        .or(health(stopping))
         .recover(reject_to_reply)
         .with(warp::log::custom(access_log))
 }
@@ -22,9 +25,24 @@ pub fn hello() -> impl Filter<Extract = (&'static str,), Error = Rejection> + Co
     warp::path::end().and(get_or_head()).map(|| HELLO)
 }
 
-/// `GET /healthz` and `HEAD /healthz`: `ok`, for probes and `tinyweb healthcheck`.
-pub fn health() -> impl Filter<Extract = (&'static str,), Error = Rejection> + Copy {
-    warp::path!("healthz").and(get_or_head()).map(|| "ok")
+/// `GET /healthz` and `HEAD /healthz`: `200 ok` for probes and `tinyweb healthcheck`, `503
+/// stopping` once a stop has begun. Never cached: a cached 200 would hide the stop.
+pub fn health(
+    stopping: Stopping,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Rejection> + Clone {
+    warp::path!("healthz").and(get_or_head()).map(move || {
+        let (body, status) = if stopping.is_set() {
+            ("stopping", StatusCode::SERVICE_UNAVAILABLE)
+        } else {
+            ("ok", StatusCode::OK)
+        };
+        let mut reply = warp::reply::with_status(body, status).into_response();
+        reply.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+        reply
+    })
 }
 
 /// Every route takes GET and HEAD (hyper sends no body for HEAD); a 405 says so in `Allow`.

@@ -3,6 +3,8 @@
 
 use std::future::Future;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::oneshot;
@@ -38,4 +40,21 @@ pub fn on_signal() -> io::Result<impl Future<Output = ()>> {
     Ok(async move {
         let _ = first_rx.await;
     })
+}
+
+/// Set once a stop has begun: from then on `/healthz` answers 503 and every answer carries
+/// `Connection: close`, so load balancers and clients move away before the listener closes.
+#[derive(Clone, Debug, Default)]
+pub struct Stopping(Arc<AtomicBool>);
+
+impl Stopping {
+    /// Marks the stop as begun.
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the stop has begun.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }

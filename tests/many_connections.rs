@@ -119,8 +119,15 @@ fn fd_exhaustion_is_logged_backed_off_and_recovered() {
             }
         });
     }
-    // A long header timeout keeps the hogs' descriptors taken for the whole test.
-    let server = Server::spawn(command, &[("TINYWEB_HEADER_TIMEOUT_SECS", "60")]);
+    // A long header timeout keeps the hogs' descriptors taken for the whole test; a cap above
+    // the descriptor limit lets them exhaust it instead of being evicted.
+    let server = Server::spawn(
+        command,
+        &[
+            ("TINYWEB_HEADER_TIMEOUT_SECS", "60"),
+            ("TINYWEB_MAX_CONNECTIONS", "1000"),
+        ],
+    );
 
     let hogs: Vec<_> = (0..2 * SERVER_FD_LIMIT).map(|_| connect(server.addr)).collect();
     let error = server.wait_for_line("accept failed");

@@ -273,3 +273,33 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String)
     let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
     (output.status.code(), text(output.stdout), text(output.stderr))
 }
+
+/// Reads exactly one response (head and `content-length` body) off a kept-alive `stream`,
+/// leaving the connection open; `None` if the connection ends or times out first.
+pub fn read_one(stream: &mut TcpStream) -> Option<Response> {
+    let mut bytes = Vec::new();
+    let mut byte = [0u8; 1];
+    while !bytes.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => bytes.push(byte[0]),
+            _ => return None,
+        }
+    }
+    let mut response = parse_response(&String::from_utf8_lossy(&bytes));
+    let length: usize = response
+        .header("content-length")
+        .map_or(Some(0), |v| v.parse().ok())?;
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).ok()?;
+    response.body = String::from_utf8_lossy(&body).into_owned();
+    Some(response)
+}
+
+/// Whether the server closed `stream` (EOF or reset) within [`PATIENCE`] without sending more.
+pub fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Ok(n) => n == 0,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
