@@ -105,7 +105,10 @@ pub async fn run(listener: TcpListener, config: &Config, shutdown: impl Future<O
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
         .max_header_size(config.max_header_bytes)
-        .max_buf_size(read_buffer_cap(config.max_header_bytes));
+        .max_buf_size(read_buffer_cap(config.max_header_bytes))
+        // Answers are small: copying the body behind the head and sending both with one write
+        // costs fewer instructions per request than queueing both for a writev.
+        .writev(false);
     let connections = GracefulShutdown::new();
 
     let stop = async {
