@@ -1,15 +1,23 @@
 //! The connection cap: a registry of open connections that, at the cap, evicts the connection
-//! that has waited longest for a request head, and never one with a request in flight.
+//! that has waited longest for a request head, and never one whose request is being answered.
 //!
 //! A connection has a request in flight from the moment its request head is complete (hyper
-//! calls the service) until its answer has been handed to the kernel in full (the first flush
-//! after the answer's bytes were written). Between requests, and before the first one, it is
-//! waiting for a head: new connections, slow (slowloris) heads and idle keep-alive connections
-//! alike. Those are the ones eviction closes, oldest wait first.
+//! calls the service) until its answer has been handed to the kernel in full (the first
+//! completed flush after the answer existed and bytes were written) and the client has sent
+//! nothing more that hyper can parse. Otherwise it is waiting for a head: new connections, slow
+//! (slowloris) heads and idle keep-alive connections alike. Those are the ones eviction closes,
+//! oldest wait first.
+//!
+//! Only when there are none does eviction take a connection whose writes have made no progress
+//! for [`STALLED_AFTER`]: a client that stopped reading its answers, which the write timeout
+//! would close anyway. Its request is answered (the answer waits in buffers the client does not
+//! empty); without this, as many non-reading clients as the cap would stop the server accepting
+//! for the whole write timeout. The longest stalled goes first; a connection whose answer is
+//! moving is never evicted. Only when no connection qualifies does accepting pause.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -23,14 +31,30 @@ const LOG_EVERY: Duration = Duration::from_secs(1);
 /// Marks a connection no longer in the registry's list.
 const GONE: usize = usize::MAX;
 
+/// How long a connection's writes must have made no progress before it may be evicted.
+pub const STALLED_AFTER: Duration = Duration::from_secs(1);
+
+/// How often a paused accept loop looks for newly stalled connections.
+const RECHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// `stalled_since` of a connection whose writes are not blocked.
+const NOT_STALLED: u64 = u64::MAX;
+
 /// The open connections, at most `cap` of them.
 #[derive(Debug)]
 pub struct Registry {
     cap: usize,
     epoch: Instant,
     open: Mutex<Open>,
-    /// Woken when a connection closes or stops having a request in flight.
+    /// Woken when a connection closes, or stops having a request in flight while accepting is
+    /// paused.
     room: Notify,
+    /// Accepting is paused (a copy of `Open::paused` readable without the lock, so a request
+    /// that ends wakes the accept loop only when it waits).
+    paused: AtomicBool,
+    /// Orders the moments connections start waiting for a head: cheaper than reading the clock
+    /// on every request.
+    sequence: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +63,8 @@ struct Open {
     /// Evictions not yet logged.
     evicted: u64,
     last_log: Option<Instant>,
+    /// A task will log the evictions not yet logged once [`LOG_EVERY`] has passed.
+    report_due: bool,
     paused: bool,
 }
 
@@ -50,6 +76,8 @@ impl Registry {
             epoch: Instant::now(),
             open: Mutex::default(),
             room: Notify::new(),
+            paused: AtomicBool::new(false),
+            sequence: AtomicU64::new(0),
         })
     }
 
@@ -64,38 +92,42 @@ impl Registry {
     }
 
     /// Waits until one more connection can be admitted: the registry is under the cap, or some
-    /// connection is waiting for a head and can be evicted. Until then the accept loop does not
-    /// accept, and new connections wait in the kernel's listen backlog.
+    /// connection may be evicted. Until then the accept loop does not accept, and new
+    /// connections wait in the kernel's listen backlog.
     pub async fn room(&self) {
         loop {
             let notified = self.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
+                let now = self.now();
                 let mut open = self.lock();
-                if open.conns.len() < self.cap || open.conns.iter().any(|c| !c.is_busy()) {
+                if open.conns.len() < self.cap || open.conns.iter().any(|c| c.eviction_key(now).is_some()) {
                     if open.paused {
                         open.paused = false;
+                        self.paused.store(false, Ordering::Relaxed);
                         log::info!("connection cap {}: accepting again", self.cap);
                     }
                     return;
                 }
                 if !open.paused {
                     open.paused = true;
+                    self.paused.store(true, Ordering::Relaxed);
                     log::warn!(
                         "connection cap {} reached and every connection has a request in flight: \
-                         not accepting until one ends",
+                         not accepting until one ends or stalls",
                         self.cap
                     );
                 }
             }
-            notified.await;
+            // Connections stall without a wake-up, so look again now and then.
+            let _ = tokio::time::timeout(RECHECK_EVERY, notified).await;
         }
     }
 
-    /// Registers a newly accepted connection. At the cap, first evicts the connection that has
-    /// waited longest for a request head, if any, and says so: the caller should then yield, so
-    /// the evicted connection's task runs and closes it before more are accepted.
+    /// Registers a newly accepted connection. At the cap, first evicts one (see the module
+    /// documentation), if any may be, and says so: the caller should then yield, so the evicted
+    /// connection's task runs and closes it before more are accepted.
     pub fn admit(self: &Arc<Self>) -> (Registration, bool) {
         let now = self.now();
         let mut open = self.lock();
@@ -105,9 +137,9 @@ impl Registry {
                 .conns
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| !c.is_busy())
-                .min_by_key(|(_, c)| c.waiting_since.load(Ordering::Relaxed))
-                .map(|(i, _)| i);
+                .filter_map(|(i, c)| Some((c.eviction_key(now)?, i)))
+                .min()
+                .map(|(_, i)| i);
             if let Some(i) = oldest {
                 let victim = Self::take(&mut open, i);
                 victim.evict.notify_one();
@@ -119,24 +151,37 @@ impl Registry {
         let conn = Arc::new(Conn {
             registry: Arc::clone(self),
             slot: AtomicUsize::new(open.conns.len()),
-            busy: AtomicBool::new(false),
-            wrote: AtomicBool::new(false),
-            waiting_since: AtomicU64::new(now),
+            flags: AtomicU8::new(0),
+            stalled_since: AtomicU64::new(NOT_STALLED),
+            waiting_since: AtomicU64::new(self.next_in_sequence()),
             evict: Notify::new(),
         });
         open.conns.push(Arc::clone(&conn));
         (Registration(conn), evicted)
     }
 
-    /// Logs the evictions since the last report, at most once per [`LOG_EVERY`].
-    fn log_evictions(&self, open: &mut Open) {
+    /// Logs the evictions since the last report, at most once per [`LOG_EVERY`]; when that is too
+    /// soon, a task reports them when it is due, so the last ones of a burst are logged too.
+    fn log_evictions(self: &Arc<Self>, open: &mut Open) {
         let now = Instant::now();
-        if open.last_log.is_some_and(|at| now.duration_since(at) < LOG_EVERY) {
+        if let Some(at) = open.last_log.filter(|&at| now.duration_since(at) < LOG_EVERY) {
+            if !open.report_due {
+                open.report_due = true;
+                let registry = Arc::clone(self);
+                tokio::spawn(async move {
+                    tokio::time::sleep_until((at + LOG_EVERY).into()).await;
+                    let mut open = registry.lock();
+                    open.report_due = false;
+                    if open.evicted > 0 {
+                        registry.log_evictions(&mut open);
+                    }
+                });
+            }
             return;
         }
         log::warn!(
-            "connection cap {} reached: evicted {} connection(s) waiting for a request head, \
-             oldest first",
+            "connection cap {} reached: evicted {} connection(s) waiting for a request head or \
+             not reading their answers, longest waiting first",
             self.cap,
             open.evicted
         );
@@ -169,7 +214,12 @@ impl Registry {
         self.open.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Nanoseconds since the registry was made: a cheap, ordered timestamp.
+    /// The next number of a sequence that orders events.
+    fn next_in_sequence(&self) -> u64 {
+        self.sequence.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Nanoseconds since the registry was made.
     fn now(&self) -> u64 {
         self.epoch.elapsed().as_nanos() as u64
     }
@@ -181,20 +231,38 @@ pub struct Conn {
     registry: Arc<Registry>,
     /// Its index in the registry's list, or [`GONE`].
     slot: AtomicUsize,
-    /// A request is in flight.
-    busy: AtomicBool,
-    /// Bytes of the answer in flight were written.
-    wrote: AtomicBool,
-    /// When it started waiting for its next request head ([`Registry::now`]).
+    /// The `BUSY`, `ANSWERED`, `WROTE`, `DELIVERED` and `READ_WAITING` flags below.
+    flags: AtomicU8,
+    /// When it started waiting for its next request head ([`Registry::next_in_sequence`]).
     waiting_since: AtomicU64,
+    /// Since when its writes are blocked, or [`NOT_STALLED`].
+    stalled_since: AtomicU64,
     evict: Notify,
 }
 
+/// A request is in flight: the connection may not be evicted.
+const BUSY: u8 = 1;
+/// The request in flight has its answer (hyper is writing it).
+const ANSWERED: u8 = 2;
+/// Bytes were written since the answer existed.
+const WROTE: u8 = 4;
+/// A flush completed after that: the answer is with the kernel in full.
+const DELIVERED: u8 = 8;
+/// The last read found nothing to read: hyper holds at most part of the next head. (A client
+/// that pipelines has its next requests read and parsed before this, so it stays busy.)
+const READ_WAITING: u8 = 16;
+
 impl Conn {
-    /// A complete request head arrived: the connection may not be evicted until it is answered.
+    /// A complete request head arrived: the connection may not be evicted until it is answered
+    /// and the client has sent no further complete request.
     pub fn request_started(&self) {
-        self.wrote.store(false, Ordering::Relaxed);
-        self.busy.store(true, Ordering::Relaxed);
+        self.flags.store(BUSY, Ordering::Relaxed);
+    }
+
+    /// The request in flight has its answer. Bytes written before this belonged to earlier
+    /// (pipelined) answers, so only a flush after this and after a write delivers it.
+    pub fn answer_ready(&self) {
+        self.update(|f| (f | ANSWERED) & !WROTE);
     }
 
     /// Completes when the registry evicted this connection.
@@ -203,20 +271,72 @@ impl Conn {
     }
 
     fn is_busy(&self) -> bool {
-        self.busy.load(Ordering::Relaxed)
+        self.flags.load(Ordering::Relaxed) & BUSY != 0
+    }
+
+    /// Eviction order at `now`: waiting for a head first (longest wait first), then stalled for
+    /// [`STALLED_AFTER`] (longest stall first); `None` if it may not be evicted.
+    fn eviction_key(&self, now: u64) -> Option<(u8, u64)> {
+        if !self.is_busy() {
+            return Some((0, self.waiting_since.load(Ordering::Relaxed)));
+        }
+        let stalled = self.stalled_since.load(Ordering::Relaxed);
+        (stalled != NOT_STALLED && now.saturating_sub(stalled) >= STALLED_AFTER.as_nanos() as u64)
+            .then_some((1, stalled))
+    }
+
+    /// A write could not proceed: the stall starts now unless it already had.
+    fn write_blocked(&self) {
+        if self.stalled_since.load(Ordering::Relaxed) == NOT_STALLED {
+            self.stalled_since.store(self.registry.now(), Ordering::Relaxed);
+        }
+    }
+
+    fn write_progressed(&self) {
+        self.stalled_since.store(NOT_STALLED, Ordering::Relaxed);
     }
 
     fn wrote(&self) {
-        self.wrote.store(true, Ordering::Relaxed);
+        self.update(|f| if f & ANSWERED != 0 { f | WROTE } else { f });
     }
 
-    /// A flush completed: if an answer was written since the request started, it is delivered.
     fn flushed(&self) {
-        if self.is_busy() && self.wrote.load(Ordering::Relaxed) {
-            self.waiting_since.store(self.registry.now(), Ordering::Relaxed);
-            self.busy.store(false, Ordering::Relaxed);
-            self.registry.room.notify_one();
+        self.update(|f| {
+            if f & (ANSWERED | WROTE) == ANSWERED | WROTE {
+                f | DELIVERED
+            } else {
+                f
+            }
+        });
+    }
+
+    fn read(&self, waiting: bool) {
+        self.update(|f| {
+            if waiting {
+                f | READ_WAITING
+            } else {
+                f & !READ_WAITING
+            }
+        });
+    }
+
+    /// Applies `change` to the flags of a busy connection; once its answer is delivered and the
+    /// client has nothing more for hyper to parse, it is waiting for a head again.
+    fn update(&self, change: impl Fn(u8) -> u8) {
+        let before = self.flags.load(Ordering::Relaxed);
+        if before & BUSY == 0 {
+            return;
         }
+        let mut after = change(before);
+        if after & (DELIVERED | READ_WAITING) == DELIVERED | READ_WAITING {
+            after = 0;
+            self.waiting_since
+                .store(self.registry.next_in_sequence(), Ordering::Relaxed);
+            if self.registry.paused.load(Ordering::Relaxed) {
+                self.registry.room.notify_one();
+            }
+        }
+        self.flags.store(after, Ordering::Relaxed);
     }
 }
 
@@ -257,16 +377,21 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.io).poll_read(cx, buf);
+        match result {
+            Poll::Pending => self.conn.read(true),
+            Poll::Ready(Ok(())) if buf.filled().len() > before => self.conn.read(false),
+            Poll::Ready(_) => {}
+        }
+        result
     }
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.io).poll_write(cx, buf);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.conn.wrote();
-        }
+        self.wrote(&result);
         result
     }
 
@@ -276,9 +401,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.conn.wrote();
-        }
+        self.wrote(&result);
         result
     }
 
@@ -288,14 +411,33 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let result = Pin::new(&mut self.io).poll_flush(cx);
-        if matches!(result, Poll::Ready(Ok(()))) {
-            self.conn.flushed();
+        match result {
+            Poll::Ready(Ok(())) => {
+                self.conn.write_progressed();
+                self.conn.flushed();
+            }
+            Poll::Pending => self.conn.write_blocked(),
+            Poll::Ready(Err(_)) => {}
         }
         result
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+impl<T> Tracked<T> {
+    /// Reports a write's outcome: progress, or a blocked write.
+    fn wrote(&self, result: &Poll<io::Result<usize>>) {
+        match result {
+            Poll::Ready(Ok(n)) if *n > 0 => {
+                self.conn.write_progressed();
+                self.conn.wrote();
+            }
+            Poll::Pending => self.conn.write_blocked(),
+            Poll::Ready(_) => {}
+        }
     }
 }
 
@@ -325,6 +467,28 @@ mod tests {
             .expect("the evicted connection is told");
         drop(third);
         assert_eq!(registry.len(), 2);
+    }
+
+    /// A connection stalled for [`STALLED_AFTER`] may be evicted, after every one waiting for a
+    /// head and longest stall first; busy ones that are not stalled, or not long enough, never.
+    #[tokio::test]
+    async fn stalled_after_waiting_longest_stall_first() {
+        let registry = Registry::new(4);
+        let conns: Vec<_> = (0..4).map(|_| registry.admit().0).collect();
+        let [idle, stalled_long, stalled_short, moving] = [0, 1, 2, 3].map(|i| conns[i].conn());
+        for conn in [stalled_long, stalled_short, moving] {
+            conn.request_started();
+        }
+        let second = STALLED_AFTER.as_nanos() as u64;
+        stalled_long.stalled_since.store(1, Ordering::Relaxed);
+        stalled_short.stalled_since.store(2, Ordering::Relaxed);
+        let now = 2 + second;
+
+        assert_eq!(idle.eviction_key(now).map(|k| k.0), Some(0));
+        assert_eq!(stalled_long.eviction_key(now), Some((1, 1)));
+        assert_eq!(stalled_short.eviction_key(now), Some((1, 2)));
+        assert_eq!(stalled_short.eviction_key(now - 1), None);
+        assert_eq!(moving.eviction_key(now), None);
     }
 
     /// With every connection busy, `room` waits until one ends.

@@ -57,11 +57,13 @@ where
                 response: Some(closing(
                     warp::reply::with_status("Bad Request", StatusCode::BAD_REQUEST).into_response(),
                 )),
+                conn: Arc::clone(&self.conn),
             };
         }
         Answer::Routed {
             routed: self.routes.call(request),
             close: self.stopping.is_set(),
+            conn: Arc::clone(&self.conn),
         }
     }
 }
@@ -79,9 +81,9 @@ pin_project! {
     #[project = AnswerProj]
     pub enum Answer<F> {
         /// Answered without the routes.
-        Now { response: Option<Response> },
+        Now { response: Option<Response>, conn: Arc<Conn> },
         /// The routes' answer, closing the connection if a stop had begun.
-        Routed { #[pin] routed: F, close: bool },
+        Routed { #[pin] routed: F, close: bool, conn: Arc<Conn> },
     }
 }
 
@@ -92,12 +94,15 @@ where
     type Output = Result<Response, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            AnswerProj::Now { response } => Poll::Ready(Ok(response.take().unwrap_or_default())),
-            AnswerProj::Routed { routed, close } => match routed.poll(cx) {
-                Poll::Ready(Ok(response)) if *close => Poll::Ready(Ok(closing(response))),
-                other => other,
+        let (answer, conn) = match self.project() {
+            AnswerProj::Now { response, conn } => (Ok(response.take().unwrap_or_default()), conn),
+            AnswerProj::Routed { routed, close, conn } => match routed.poll(cx) {
+                Poll::Ready(Ok(response)) if *close => (Ok(closing(response)), conn),
+                Poll::Ready(other) => (other, conn),
+                Poll::Pending => return Poll::Pending,
             },
-        }
+        };
+        conn.answer_ready();
+        Poll::Ready(answer)
     }
 }

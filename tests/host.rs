@@ -43,7 +43,7 @@ fn bad_host_is_400_and_closes() {
         assert_eq!(response.header("connection"), Some("close"), "{raw:?}");
         assert!(closed, "{raw:?}: connection left open after the 400");
     }
-    assert!(server.log().contains("GET / 400 bad Host"), "{}", server.log());
+    server.wait_for_line("GET / 400 bad Host");
     assert_eq!(server.get("/").body, "Hello, World!");
 }
 

@@ -40,11 +40,8 @@ fn assert_graceful(signal: i32, name: &str) {
     assert!(refused, "a new connection was accepted after {name}");
     assert_eq!(status.and_then(|s| s.code()), Some(0), "log:\n{}", server.log());
     assert!(started.elapsed() < STOP_BOUND);
-    assert!(
-        server.log().contains("every connection drained"),
-        "{}",
-        server.log()
-    );
+    // The log is read by another thread: wait for the line rather than race it.
+    server.wait_for_line("every connection drained");
 }
 
 /// SIGTERM lets the in-flight request finish, refuses new connections, then exits 0.
@@ -90,7 +87,7 @@ fn second_signal_exits_at_once() {
     let status = server.wait_exit(STOP_BOUND);
 
     assert_eq!(status.and_then(|s| s.code()), Some(1), "log:\n{}", server.log());
-    assert!(server.log().contains("SIGINT received again"), "{}", server.log());
+    server.wait_for_line("SIGINT received again");
 }
 
 /// The grace period bounds the drain: a request that never completes does not keep it alive.
@@ -106,11 +103,7 @@ fn grace_period_bounds_the_drain() {
     let status = server.wait_exit(Duration::from_secs(1) + STOP_BOUND);
 
     assert_eq!(status.and_then(|s| s.code()), Some(0), "log:\n{}", server.log());
-    assert!(
-        server.log().contains("grace period of 1s expired"),
-        "{}",
-        server.log()
-    );
+    server.wait_for_line("grace period of 1s expired");
 }
 
 /// `unshare`'s arguments for a new PID namespace inside a new user namespace that maps the
