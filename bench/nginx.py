@@ -7,7 +7,9 @@ Its access log is on in nginx's default `combined` format and written to /dev/nu
 access log is in the benchmarks; its error log goes to /dev/null.
 """
 
+import atexit
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -45,13 +47,22 @@ def binary():
     )
 
 
+def version():
+    """`nginx -v`'s version, e.g. "nginx/1.22.1"."""
+    done = subprocess.run([binary(), "-v"], capture_output=True, text=True)
+    return (done.stderr or done.stdout).strip().rpartition(" ")[2] or None
+
+
 def command(port, host="127.0.0.1", prefix=None):
     """The argv that runs nginx on host:port with a fresh prefix (a temporary directory unless
     given) holding its configuration."""
     nginx = binary()
     if nginx is None:
         raise RuntimeError("nginx is not installed (Debian: apt-get install nginx-light)")
-    prefix = Path(prefix or tempfile.mkdtemp(prefix="tinyweb-nginx-"))
+    if prefix is None:
+        prefix = tempfile.mkdtemp(prefix="tinyweb-nginx-")
+        atexit.register(shutil.rmtree, prefix, True)
+    prefix = Path(prefix)
     prefix.mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
     conf.write_text(CONFIG.format(prefix=prefix, host=host, port=port))

@@ -28,6 +28,8 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # leave no __pycache__ in the work tree (subprocesses: -B)
 import chart  # noqa: E402
 import containers  # noqa: E402
+import nginx  # noqa: E402
+import peers  # noqa: E402
 import report  # noqa: E402
 from figures import check_sanity, derive  # noqa: E402
 
@@ -166,11 +168,14 @@ def sides(tinyweb_binaries):
 
 
 def measure_bare(variants, params):
+    pairs = {name: {side: v[side]["binary"] for side in ("tinyweb", "go")} for name, v in variants.items()}
+    # nginx, the server a user would pick for a fixed answer, beside the shipped rung.
+    if nginx.binary() is None:
+        raise RuntimeError("nginx is not installed; run .ci/install.sh")
+    pairs[peers.BESIDE]["nginx"] = nginx.binary()
     spec = {
         "host_netns": os.readlink("/proc/self/ns/net"),
-        "pairs": [
-            {side: v[side]["binary"] for side in ("tinyweb", "go")} for v in variants.values()
-        ],
+        "pairs": list(pairs.values()),
         **{k: params[k] for k in ("starts", "rounds", "duration_s", "warmup_s", "connections")},
     }
     done = subprocess.run(
@@ -185,8 +190,10 @@ def measure_bare(variants, params):
 
 
 def measure(variants, params):
-    """Everything for every variant and side; the raw figures, nested as measured."""
+    """Everything for every variant and side, and the peers measured beside them; the raw
+    figures, nested as measured."""
     bare = measure_bare(variants, params)
+    peer_figures = bare.pop("peers")
     for both in variants.values():
         for entry in both.values():
             print(f"bench: {entry['image']}", file=sys.stderr)
@@ -200,7 +207,7 @@ def measure(variants, params):
             entry["memory_limit"] = containers.memory_limited(
                 entry["image"], MEMORY_LIMIT, params["limit_load_s"], params["connections"]
             )
-    return variants
+    return variants, peer_figures
 
 
 def naive_size():
@@ -255,7 +262,7 @@ def main():
         built = time.monotonic()
         variants = sides(tinyweb_binaries)
         containers.remove_all()
-        raw = measure(variants, params)
+        raw, peer_figures = measure(variants, params)
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:
         sys.exit(f"bench: {error}")
     finally:
@@ -279,6 +286,7 @@ def main():
         },
         "naive_image_bytes": naive_size(),
         "variants": raw,
+        "peers": peer_figures,
     }
     results["figures"], results["targets"] = derive(raw)
 
@@ -290,12 +298,12 @@ def main():
         f"bench: wrote {out}/report.md, results.json, chart.svg in {results['meta']['seconds']} s"
     )
     if args.quick:
-        problems = check_sanity(results, out)
+        problems = check_sanity(results, out) + peers.problems(results, out)
         if problems:
             sys.exit("bench: quick run is not sane:\n  " + "\n  ".join(problems))
         print(
             "bench: quick run sane: every image served, also under --memory=6m, size targets met, "
-            "no wrk errors, exit 0 after load, report and chart written"
+            "no wrk errors (nginx beside them too), exit 0 after load, report and chart written"
         )
 
 
