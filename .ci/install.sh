@@ -11,7 +11,8 @@ bash docker/deps.sh
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  nix-bin wrk jq util-linux python3 g++ golang-go golang-github-labstack-echo-dev >/dev/null
+  nix-bin wrk jq util-linux python3 g++ golang-go golang-github-labstack-echo-dev \
+  nginx valgrind strace >/dev/null
 
 rustup component add clippy rustfmt
 

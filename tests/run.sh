@@ -19,3 +19,4 @@ step cargo deny check bans licenses sources
 step bash docker/build.sh
 step python3 tests/image/acceptance.py tinyweb:scratch tinyweb:stripped tinyweb:tiniest
 step python3 bench/run.py --quick
+step python3 bench/instructions.py --quick
