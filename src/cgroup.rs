@@ -7,7 +7,6 @@
 //! mount's root means the mount's root itself.
 
 use std::fs;
-use std::path::{Path, PathBuf};
 
 /// A cgroup v1 "no limit" is a huge page-aligned value (9223372036854771712 on x86_64); anything
 /// this large is no limit.
@@ -29,25 +28,26 @@ pub struct Memory {
 /// # Errors
 /// Why there is no usable limit: none set, no cgroup filesystem, a missing or malformed file.
 pub fn memory() -> Result<Memory, String> {
-    memory_under(Path::new("/"))
+    memory_under("")
 }
 
-/// [`memory`], with every path read under `root` (for tests on fixture trees).
+/// [`memory`], with every absolute path read under the directory `root` (for tests on fixture
+/// trees). Paths are handled as strings: they come from the kernel already absolute and clean,
+/// and `std::path`'s component parsing would cost binary size for nothing.
 ///
 /// # Errors
 /// As [`memory`].
-pub fn memory_under(root: &Path) -> Result<Memory, String> {
-    let read = |path: &Path| -> Result<String, String> {
-        let full = root.join(path.strip_prefix("/").unwrap_or(path));
-        fs::read_to_string(&full).map_err(|e| format!("cannot read {}: {e}", path.display()))
+pub fn memory_under(root: &str) -> Result<Memory, String> {
+    let read = |path: &str| -> Result<String, String> {
+        fs::read_to_string(format!("{root}{path}")).map_err(|e| format!("cannot read {path}: {e}"))
     };
-    let mountinfo = read(Path::new("/proc/self/mountinfo"))?;
-    let cgroups = read(Path::new("/proc/self/cgroup"))?;
+    let mountinfo = read("/proc/self/mountinfo")?;
+    let cgroups = read("/proc/self/cgroup")?;
     let (version, mount) = find_mount(&mountinfo).ok_or("no cgroup memory controller mounted")?;
     let path = own_path(&cgroups, version).ok_or("/proc/self/cgroup names no memory cgroup")?;
     let dir = cgroup_dir(&mount, path);
-    let number = |name: &str, dir: &Path| -> Result<Option<u64>, String> {
-        let path = dir.join(name);
+    let number = |name: &str, dir: &str| -> Result<Option<u64>, String> {
+        let path = format!("{dir}/{name}");
         let text = read(&path)?;
         let text = text.trim();
         if version == 2 && text == "max" {
@@ -56,11 +56,11 @@ pub fn memory_under(root: &Path) -> Result<Memory, String> {
         match text.parse::<u64>() {
             Ok(n) if n < UNLIMITED_FROM => Ok(Some(n)),
             Ok(_) => Ok(None),
-            Err(_) => Err(format!("{} holds {text:?}, not a number", path.display())),
+            Err(_) => Err(format!("{path} holds {text:?}, not a number")),
         }
     };
     let (limit, usage) = if version == 1 {
-        let stat = read(&dir.join("memory.stat")).unwrap_or_default();
+        let stat = read(&format!("{dir}/memory.stat")).unwrap_or_default();
         let hierarchical = stat
             .lines()
             .find_map(|line| line.strip_prefix("hierarchical_memory_limit "))
@@ -75,14 +75,14 @@ pub fn memory_under(root: &Path) -> Result<Memory, String> {
     } else {
         // A v2 limit is also set by every ancestor within the mount.
         let mut limit: Option<u64> = None;
-        let mut at = Some(dir.as_path());
-        while let Some(d) = at.filter(|d| d.starts_with(&mount.point)) {
-            if read(&d.join("memory.max")).is_ok() {
+        let mut at = Some(dir.as_str());
+        while let Some(d) = at.filter(|d| d.starts_with(mount.point.as_str())) {
+            if read(&format!("{d}/memory.max")).is_ok() {
                 if let Some(n) = number("memory.max", d)? {
                     limit = Some(limit.map_or(n, |l| l.min(n)));
                 }
             }
-            at = d.parent();
+            at = d.rsplit_once('/').map(|(parent, _)| parent);
         }
         (limit, number("memory.current", &dir)?)
     };
@@ -98,7 +98,7 @@ pub fn memory_under(root: &Path) -> Result<Memory, String> {
 /// A mount of a cgroup hierarchy: where it is and which cgroup is its root.
 #[derive(Debug, PartialEq, Eq)]
 struct Mount {
-    point: PathBuf,
+    point: String,
     root: String,
 }
 
@@ -116,7 +116,7 @@ fn find_mount(mountinfo: &str) -> Option<(u8, Mount)> {
             continue;
         };
         let mount = Mount {
-            point: PathBuf::from(unescape(point)),
+            point: unescape(point).trim_end_matches('/').to_owned(),
             root: unescape(root),
         };
         match *fstype {
@@ -172,12 +172,11 @@ fn own_path(cgroups: &str, version: u8) -> Option<&str> {
 }
 
 /// The directory of cgroup `path` under `mount`: the mount's root when the path lies outside it.
-fn cgroup_dir(mount: &Mount, path: &str) -> PathBuf {
+fn cgroup_dir(mount: &Mount, path: &str) -> String {
     let root = mount.root.trim_end_matches('/');
+    let path = path.trim_end_matches('/');
     match path.strip_prefix(root) {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
-            mount.point.join(rest.trim_start_matches('/'))
-        }
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{}{rest}", mount.point),
         _ => mount.point.clone(),
     }
 }
@@ -187,7 +186,7 @@ mod tests {
     use super::*;
 
     /// A fixture tree of files under a fresh temporary directory, removed when dropped.
-    struct Tree(PathBuf);
+    struct Tree(String);
 
     impl Tree {
         fn new(name: &str, files: &[(&str, &str)]) -> Tree {
@@ -198,7 +197,7 @@ mod tests {
                 fs::create_dir_all(full.parent().unwrap()).unwrap();
                 fs::write(full, text).unwrap();
             }
-            Tree(root)
+            Tree(root.to_string_lossy().into_owned())
         }
 
         fn memory(&self) -> Result<Memory, String> {
