@@ -98,8 +98,8 @@ INCLUSIVE = [
      "log::__private_api::log"),
     ("  of which pretty_env_logger's format (level, timestamp, target)",
      "pretty_env_logger::formatted_timed_builder::{{closure}}"),
-    ("  of which the duration as f64 ({:.3}ms)", "<f64 as core::fmt::Display>::fmt"),
-    ("warp: &str into a Response", "<&str as warp::reply::Reply>::into_response"),
+    ("hyper's header-read timer, armed per request (hyper-util's TokioTimer)",
+     "<hyper_util::rt::tokio::TokioTimer as hyper::rt::timer::Timer>::sleep_until"),
     ("allocator: malloc", "malloc"),
     ("allocator: free", "free"),
 ]
@@ -345,9 +345,12 @@ def markdown(results):
         f"Measured {results['date']} with `{results['command']}` ({results['requests']} and "
         f"{4 * results['requests']} keep-alive requests on one connection).",
         "",
-        "| server | instructions / request | syscalls / request | syscalls per request |",
-        "|---|--:|--:|---|",
     ]
+    if results["servers"]:
+        lines += [
+            "| server | instructions / request | syscalls / request | syscalls per request |",
+            "|---|--:|--:|---|",
+        ]
     for which, r in results["servers"].items():
         calls = ", ".join(f"{k} {v:.2f}" for k, v in r["syscalls"].items())
         lines.append(
@@ -391,7 +394,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000, help="N (default 1000)")
     parser.add_argument("--servers", default="tinyweb,nginx,go")
-    parser.add_argument("--tinyweb", type=Path, default=ROOT / "build/bin/tinyweb")
+    parser.add_argument(
+        "--tinyweb",
+        type=Path,
+        help="the binary (default: docker/build.sh's build/bin/tinyweb, or its tinyweb-debug, "
+        "with symbols, for --breakdown)",
+    )
     parser.add_argument("--go", type=Path, default=ROOT / "build/bench/go/go-echo")
     parser.add_argument("--breakdown", action="store_true", help="tinyweb's breakdown only")
     parser.add_argument(
@@ -406,6 +414,8 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.servers, args.requests = "tinyweb,nginx", 200
+    if args.tinyweb is None:
+        args.tinyweb = ROOT / ("build/bin/tinyweb-debug" if args.breakdown else "build/bin/tinyweb")
     args.tinyweb, args.go = args.tinyweb.resolve(), args.go.resolve()
     args.keep = args.keep and args.keep.resolve()
 
