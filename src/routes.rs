@@ -2,6 +2,9 @@
 
 use std::convert::Infallible;
 
+use hyper::body::Incoming;
+use warp::http::Request;
+
 use warp::http::{header, StatusCode};
 use warp::reject::MethodNotAllowed;
 use warp::{Filter, Rejection, Reply};
@@ -92,4 +95,23 @@ fn access_log(info: warp::log::Info<'_>) {
         elapsed.as_secs() * 1000 + u64::from(elapsed.subsec_millis()),
         elapsed.subsec_micros() % 1000,
     );
+}
+
+/// warp's routes (a tower service) as a hyper service. warp's service is always ready, so each
+/// request is routed on a clone of it at once, without the readiness state machine hyper-util's
+/// `TowerToHyperService` wraps around every call (bench/instructions.py).
+#[derive(Clone, Debug)]
+pub struct Direct<S>(pub S);
+
+impl<S> hyper::service::Service<Request<Incoming>> for Direct<S>
+where
+    S: tower_service::Service<Request<Incoming>> + Clone,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        self.0.clone().call(request)
+    }
 }
