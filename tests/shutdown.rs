@@ -41,7 +41,11 @@ fn assert_graceful(signal: i32, name: &str) {
     assert_eq!(status.and_then(|s| s.code()), Some(0), "log:\n{}", server.log());
     assert!(started.elapsed() < STOP_BOUND);
     // wait_exit waited for the whole log, and drained the lines not waited for: look there.
-    assert!(server.log().contains("every connection drained"), "log:\n{}", server.log());
+    assert!(
+        server.log().contains("every connection drained"),
+        "log:\n{}",
+        server.log()
+    );
 }
 
 /// SIGTERM lets the in-flight request finish, refuses new connections, then exits 0.
@@ -87,7 +91,11 @@ fn second_signal_exits_at_once() {
     let status = server.wait_exit(STOP_BOUND);
 
     assert_eq!(status.and_then(|s| s.code()), Some(1), "log:\n{}", server.log());
-    assert!(server.log().contains("SIGINT received again"), "log:\n{}", server.log());
+    assert!(
+        server.log().contains("SIGINT received again"),
+        "log:\n{}",
+        server.log()
+    );
 }
 
 /// The grace period bounds the drain: a request that never completes does not keep it alive.
@@ -103,7 +111,11 @@ fn grace_period_bounds_the_drain() {
     let status = server.wait_exit(Duration::from_secs(1) + STOP_BOUND);
 
     assert_eq!(status.and_then(|s| s.code()), Some(0), "log:\n{}", server.log());
-    assert!(server.log().contains("grace period of 1s expired"), "log:\n{}", server.log());
+    assert!(
+        server.log().contains("grace period of 1s expired"),
+        "log:\n{}",
+        server.log()
+    );
 }
 
 /// `unshare`'s arguments for a new PID namespace inside a new user namespace that maps the

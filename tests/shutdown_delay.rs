@@ -77,7 +77,11 @@ fn delay_serves_with_healthz_503_then_drains() {
     );
     assert!(refused, "a new connection was accepted after the delay");
     assert_eq!(status.and_then(|s| s.code()), Some(0), "log:\n{}", server.log());
-    assert!(server.log().contains("every connection drained"), "log:\n{}", server.log());
+    assert!(
+        server.log().contains("every connection drained"),
+        "log:\n{}",
+        server.log()
+    );
 }
 
 /// A request in flight when the delay ends is still answered within the grace period.
@@ -111,5 +115,9 @@ fn second_signal_during_the_delay_exits_1() {
 
     assert_eq!(health.status, 503);
     assert_eq!(status.and_then(|s| s.code()), Some(1), "log:\n{}", server.log());
-    assert!(server.log().contains("SIGINT received again"), "log:\n{}", server.log());
+    assert!(
+        server.log().contains("SIGINT received again"),
+        "log:\n{}",
+        server.log()
+    );
 }
