@@ -146,6 +146,9 @@ pub async fn run(listener: TcpListener, config: &Config, shutdown: impl Future<O
                     let connection = connections.watch(http.serve_connection(io, service));
                     tokio::spawn(async move {
                         tokio::select! {
+                            // The connection first, without select!'s random start: no
+                            // random number per poll, and an eviction is still seen at once.
+                            biased;
                             result = connection => if let Err(error) = result {
                                 log::debug!("connection closed: {error}");
                             },
