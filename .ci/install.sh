@@ -26,7 +26,7 @@ bash docker/deps.sh
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   nix-bin wrk jq util-linux python3 g++ golang-go golang-github-labstack-echo-dev \
-  haproxy slowhttptest gcc-aarch64-linux-gnu qemu-user-static file >/dev/null
+  haproxy slowhttptest gcc-aarch64-linux-gnu qemu-user-static file nginx valgrind strace >/dev/null
 
 # Pinned to the versions CI was proven with, so a new release cannot break a new machine.
 for tool in deadnix@1.3.1 nixpkgs-fmt@1.3.0 cargo-deny@0.20.2 cargo-fuzz@0.13.2 cargo-cyclonedx@0.5.9; do

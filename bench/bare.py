@@ -1,11 +1,12 @@
 """The bare-binary phase: start-up, memory, throughput and latency of each tinyweb binary beside
-its Go/echo counterpart, run by bench/run.py inside a private network namespace (`unshare --net`),
+its Go/echo counterpart (and, beside the pair that names one, nginx as a peer: bench/nginx.py), run by bench/run.py inside a private network namespace (`unshare --net`),
 so the Go server's fixed port 8000 cannot meet anything else on this machine and all traffic stays
 on that namespace's loopback.
 
 Every server runs pinned to CPU 0 with stdin, stdout and stderr on /dev/null: Go's access log
 (echo's Logger middleware, stdout) and tinyweb's (stderr, RUST_LOG=info) are both formatted and
-written, one write per request, and both land in /dev/null. wrk runs pinned to CPU 1.
+written, one write per request, and both land in /dev/null; so is nginx's access log. wrk runs
+pinned to CPU 1, against each server in turn, round after round.
 
 Usage: bare.py SPEC_JSON   (see bench/run.py); prints the results as JSON on stdout.
 """
@@ -20,10 +21,12 @@ import subprocess
 import sys
 import time
 
+import nginx
 from probe import proc_memory, serves_hello, summary, wait_for_200, wrk
 
 GO_PORT = 8000  # hard-coded in the article's main.go
 TINYWEB_PORT = 8001
+NGINX_PORT = 8002
 START_DEADLINE_S = 10.0
 STOP_DEADLINE_S = 10.0
 
@@ -38,13 +41,17 @@ def bring_loopback_up():
 
 
 def start(side, binary):
+    argv = [binary]
     if side == "go":
         env, port = {}, GO_PORT
+    elif side == "nginx":
+        env, port = {}, NGINX_PORT
+        argv = nginx.command(NGINX_PORT)
     else:
         env = {"HOST": "127.0.0.1", "PORT": str(TINYWEB_PORT), "RUST_LOG": "info"}
         port = TINYWEB_PORT
     process = subprocess.Popen(
-        [binary],
+        argv,
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -94,8 +101,9 @@ def startups(pair, count):
 
 
 def side_by_side(pair, rounds, duration_s, warmup_s, connections):
-    """Both servers up at once; idle memory after 10 requests; wrk alternating between them."""
-    running = {side: start(side, pair[side]) for side in pair}
+    """Every server of the pair (and its peer) up at once; idle memory after 10 requests; wrk
+    alternating between them."""
+    running = {side: start(side, binary) for side, binary in pair.items()}
     try:
         result = {side: {} for side in running}
         for side, (process, port) in running.items():
@@ -142,6 +150,12 @@ def main():
         started = startups(pair, spec["starts"])
         for side in pair:
             results[pair[side]] = {**measured[side], "startup": started[side]}
+        for peer in set(pair) - {"tinyweb", "go"}:
+            results.setdefault("peers", {})[peer] = {
+                **measured[peer],
+                "beside": pair["tinyweb"],
+                "version": nginx.version(),
+            }
     json.dump(results, sys.stdout)
 
 

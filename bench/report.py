@@ -1,6 +1,7 @@
 """Renders bench/results.json as the markdown report: the article's size table extended with run
 time, the side-by-side throughput, every tinyweb/Go ratio, the targets and what UPX costs."""
 
+import peers
 from figures import FIGURES
 
 REFERENCE_BYTES = 968_212_150
@@ -305,6 +306,7 @@ def render(results):
         + size_table(results)
         + runtime_table(results)
         + throughput_table(results)
+        + peers.section(results)
         + targets_table(results)
         + upx_section(results)
         + ratio_table(results)

@@ -29,6 +29,8 @@ from pathlib import Path
 sys.dont_write_bytecode = True  # leave no __pycache__ in the work tree (subprocesses: -B)
 import chart  # noqa: E402
 import containers  # noqa: E402
+import nginx  # noqa: E402
+import peers  # noqa: E402
 import report  # noqa: E402
 from figures import check_sanity, derive  # noqa: E402
 
@@ -196,11 +198,14 @@ def unpin_images(pinned):
 
 
 def measure_bare(variants, params):
+    pairs = {name: {side: entry["binary"] for side, entry in v.items()} for name, v in variants.items()}
+    # nginx, the server a user would pick for a fixed answer, beside the shipped rung.
+    if nginx.binary() is None:
+        raise RuntimeError("nginx is not installed; run .ci/install.sh")
+    pairs[peers.BESIDE]["nginx"] = nginx.binary()
     spec = {
         "host_netns": os.readlink("/proc/self/ns/net"),
-        "pairs": [
-            {side: entry["binary"] for side, entry in v.items()} for v in variants.values()
-        ],
+        "pairs": list(pairs.values()),
         **{k: params[k] for k in ("starts", "rounds", "duration_s", "warmup_s", "connections")},
     }
     done = subprocess.run(
@@ -215,8 +220,10 @@ def measure_bare(variants, params):
 
 
 def measure(variants, params):
-    """Everything for every variant and side; the raw figures, nested as measured."""
+    """Everything for every variant and side, and the peers measured beside them; the raw
+    figures, nested as measured."""
     bare = measure_bare(variants, params)
+    peer_figures = bare.pop("peers")
     for both in variants.values():
         for entry in both.values():
             print(f"bench: {entry['image']}", file=sys.stderr)
@@ -229,7 +236,7 @@ def measure(variants, params):
             entry["memory_limit"] = containers.memory_limited(
                 image, MEMORY_LIMIT, params["limit_load_s"], params["connections"]
             )
-    return variants
+    return variants, peer_figures
 
 
 def naive_size():
@@ -287,8 +294,8 @@ def main():
         if not args.nix:
             pinned = pin_images(variants)
         containers.remove_all()
-        raw = measure(variants, params)
-    except (RuntimeError, OSError, subprocess.SubprocessError, tarfile.TarError) as error:
+        raw, peer_figures = measure(variants, params)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
         sys.exit(f"bench: {error}")
     finally:
         containers.remove_all()
@@ -312,6 +319,7 @@ def main():
         },
         "naive_image_bytes": naive_size(),
         "variants": raw,
+        "peers": peer_figures,
     }
     results["figures"], results["targets"] = derive(raw)
 
@@ -323,12 +331,12 @@ def main():
         f"bench: wrote {out}/report.md, results.json, chart.svg in {results['meta']['seconds']} s"
     )
     if args.quick:
-        problems = check_sanity(results, out)
+        problems = check_sanity(results, out) + peers.problems(results, out)
         if problems:
             sys.exit("bench: quick run is not sane:\n  " + "\n  ".join(problems))
         print(
             "bench: quick run sane: every image served, also under --memory=6m, size targets met, "
-            "no wrk errors, exit 0 after load, report and chart written"
+            "no wrk errors (nginx beside them too), exit 0 after load, report and chart written"
         )
 
 

@@ -11,14 +11,13 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_io_timeout::TimeoutWriter;
 
 use crate::config::Config;
 use crate::connections::{Registry, Tracked};
 use crate::limits;
-use crate::routes::routes;
+use crate::routes::{routes, Direct};
 use crate::service::Guard;
 use crate::shutdown::Stopping;
 
@@ -100,12 +99,15 @@ pub async fn run(listener: TcpListener, config: &Config, shutdown: impl Future<O
     log::info!("connection cap {} ({})", cap.value, cap.source);
     let registry = Registry::new(cap.value);
     let stopping = Stopping::default();
-    let routes = TowerToHyperService::new(warp::service(routes(stopping.clone())));
+    let routes = Direct(warp::service(routes(stopping.clone())));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
         .max_header_size(config.max_header_bytes)
-        .max_buf_size(read_buffer_cap(config.max_header_bytes));
+        .max_buf_size(read_buffer_cap(config.max_header_bytes))
+        // Answers are small: copying the body behind the head and sending both with one write
+        // costs fewer instructions per request than queueing both for a writev.
+        .writev(false);
     let connections = GracefulShutdown::new();
 
     let stop = async {
@@ -144,6 +146,9 @@ pub async fn run(listener: TcpListener, config: &Config, shutdown: impl Future<O
                     let connection = connections.watch(http.serve_connection(io, service));
                     tokio::spawn(async move {
                         tokio::select! {
+                            // The connection first, without select!'s random start: no
+                            // random number per poll, and an eviction is still seen at once.
+                            biased;
                             result = connection => if let Err(error) = result {
                                 log::debug!("connection closed: {error}");
                             },

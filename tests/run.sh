@@ -34,3 +34,4 @@ step python3 tests/image/podman.py build/images
 step python3 bench/run.py --quick
 step python3 tests/image/floods.py tinyweb:tiniest --smoke tinyweb:stripped tinyweb:minimal tinyweb:scratch
 step python3 tests/rolling/rolling_restart.py
+step python3 bench/instructions.py --quick
