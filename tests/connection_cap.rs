@@ -159,6 +159,7 @@ fn cap_full_of_non_readers_pauses_then_evicts_the_longest_stalled() {
         .map(|stream| count_answers(stream, PIPELINED) == PIPELINED)
         .collect();
 
+    eprintln!("with every connection in flight, a newcomer was answered after {waited:?}");
     assert_eq!((answer.status, answer.body.as_str()), (200, "Hello, World!"));
     assert!(
         (Duration::from_millis(200)..Duration::from_secs(4)).contains(&waited),
