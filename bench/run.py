@@ -40,9 +40,9 @@ GO_BINARIES = ROOT / "build/bench/go"
 TINYWEB_BINARIES = ROOT / "build/bin"
 
 MEMORY_LIMIT = "6m"  # Docker's minimum
-# wrk's connections under MEMORY_LIMIT: below the connection cap every image derives there (45 to
-# 80 at 49 152 B per connection, README "Under attack at --memory=6m"), so that the cap never evicts wrk's
-# idle keep-alive connections between its requests, which wrk would count as read errors.
+# wrk's connections under MEMORY_LIMIT: below the connection cap every image derives there (45
+# to 80 at 49 152 B per connection, README "Under attack at --memory=6m"), so that the cap never
+# evicts wrk's idle keep-alive connections between its requests, which wrk counts as read errors.
 LIMIT_CONNECTIONS = 32
 FULL = {
     "starts": 20,
