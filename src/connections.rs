@@ -16,7 +16,10 @@
 //! moving is never evicted.
 //!
 //! A connection is never evicted before its task has read all the client sent (a read that found
-//! nothing more): until then its whole request may wait in the kernel's buffer, unseen. Only when no connection qualifies does accepting
+//! nothing more): until then its whole request may wait in the kernel's buffer, unseen. One whose
+//! client has sent nothing yet goes after every one that sent part of a head or was served
+//! already: it is most likely a client whose request is still on its way (or delayed by its
+//! own scheduler), and the header timeout closes it if not. Only when no connection qualifies does accepting
 //! pause (the backlog waits); a first read attempt, a request's end or a close wakes it.
 
 use std::io;
@@ -185,6 +188,7 @@ impl Registry {
             flags: AtomicU8::new(0),
             stalled_since: AtomicU64::new(NOT_STALLED),
             polled: AtomicBool::new(false),
+            sent: AtomicBool::new(false),
             waiting_since: AtomicU64::new(self.next_in_sequence()),
             evict: Notify::new(),
         });
@@ -272,6 +276,8 @@ pub struct Conn {
     /// A read of its task found nothing more to read: until then its request may wait unseen in
     /// the kernel's buffer, so it may not be evicted.
     polled: AtomicBool,
+    /// Its client has sent at least one byte.
+    sent: AtomicBool,
     evict: Notify,
 }
 
@@ -309,19 +315,21 @@ impl Conn {
         self.flags.load(Ordering::Relaxed) & BUSY != 0
     }
 
-    /// Eviction order at `now`: waiting for a head first (longest wait first), then stalled for
-    /// [`STALLED_AFTER`] (longest stall first); `None` if it may not be evicted (not yet read
-    /// from, or busy and not stalled long enough).
+    /// Eviction order at `now`: waiting for a head after sending something first, then waiting
+    /// with nothing sent yet (longest wait first in each), then stalled for [`STALLED_AFTER`]
+    /// (longest stall first); `None` if it may not be evicted (not yet read from, or busy and
+    /// not stalled long enough).
     fn eviction_key(&self, now: u64) -> Option<(u8, u64)> {
         if !self.is_busy() {
+            let class = if self.sent.load(Ordering::Relaxed) { 0 } else { 1 };
             return self
                 .polled
                 .load(Ordering::Relaxed)
-                .then(|| (0, self.waiting_since.load(Ordering::Relaxed)));
+                .then(|| (class, self.waiting_since.load(Ordering::Relaxed)));
         }
         let stalled = self.stalled_since.load(Ordering::Relaxed);
         (stalled != NOT_STALLED && now.saturating_sub(stalled) >= STALLED_AFTER.as_nanos() as u64)
-            .then_some((1, stalled))
+            .then_some((2, stalled))
     }
 
     /// A write could not proceed: the stall starts now unless it already had.
@@ -436,7 +444,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
                 self.conn.read_attempted();
                 self.conn.read(true);
             }
-            Poll::Ready(Ok(())) if buf.filled().len() > before => self.conn.read(false),
+            Poll::Ready(Ok(())) if buf.filled().len() > before => {
+                self.conn.sent.store(true, Ordering::Relaxed);
+                self.conn.read(false);
+            }
             Poll::Ready(_) => {}
         }
         result
@@ -500,9 +511,10 @@ impl<T> Tracked<T> {
 mod tests {
     use super::*;
 
-    /// Admits a connection whose task has read everything its client sent.
+    /// Admits a connection whose task has read everything its client sent, something.
     fn admit_read(registry: &Arc<Registry>) -> (Registration, bool) {
         let (registration, evicted) = registry.admit();
+        registration.conn().sent.store(true, Ordering::Relaxed);
         registration.conn().read_attempted();
         (registration, evicted)
     }
@@ -547,8 +559,8 @@ mod tests {
         let now = 2 + second;
 
         assert_eq!(idle.eviction_key(now).map(|k| k.0), Some(0));
-        assert_eq!(stalled_long.eviction_key(now), Some((1, 1)));
-        assert_eq!(stalled_short.eviction_key(now), Some((1, 2)));
+        assert_eq!(stalled_long.eviction_key(now), Some((2, 1)));
+        assert_eq!(stalled_short.eviction_key(now), Some((2, 2)));
         assert_eq!(stalled_short.eviction_key(now - 1), None);
         assert_eq!(moving.eviction_key(now), None);
     }
@@ -627,5 +639,21 @@ mod tests {
             .stalled_since
             .store(now - STALLED_AFTER.as_nanos() as u64, Ordering::Relaxed);
         assert_eq!(registry.recheck_in(), RECHECK_AT_LEAST);
+    }
+
+    /// A connection whose client has sent nothing yet goes after every one that sent something,
+    /// however much newer those are.
+    #[tokio::test]
+    async fn silent_after_those_that_sent_something() {
+        let registry = Registry::new(2);
+        let (silent, _) = registry.admit();
+        silent.conn().read_attempted();
+        let (sent, _) = admit_read(&registry);
+
+        let (_third, evicted) = registry.admit();
+
+        assert!(evicted);
+        assert_eq!(sent.conn().slot.load(Ordering::Relaxed), GONE);
+        assert_ne!(silent.conn().slot.load(Ordering::Relaxed), GONE);
     }
 }
