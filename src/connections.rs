@@ -17,9 +17,9 @@
 //!
 //! A connection is never evicted before its task has read all the client sent (a read that found
 //! nothing more): until then its whole request may wait in the kernel's buffer, unseen. One whose
-//! client has sent nothing yet goes after every one that sent part of a head or was served
-//! already: it is most likely a client whose request is still on its way (or delayed by its
-//! own scheduler), and the header timeout closes it if not. Only when no connection qualifies does accepting
+//! client has sent nothing yet goes last, after the stalled ones too: it is most likely a client
+//! whose request is still on its way (or delayed by its own scheduler), and the header timeout
+//! closes it if not. Only when no connection qualifies does accepting
 //! pause (the backlog waits); a first read attempt, a request's end or a close wakes it.
 
 use std::io;
@@ -315,13 +315,13 @@ impl Conn {
         self.flags.load(Ordering::Relaxed) & BUSY != 0
     }
 
-    /// Eviction order at `now`: waiting for a head after sending something first, then waiting
-    /// with nothing sent yet (longest wait first in each), then stalled for [`STALLED_AFTER`]
-    /// (longest stall first); `None` if it may not be evicted (not yet read from, or busy and
-    /// not stalled long enough).
+    /// Eviction order at `now`: waiting for a head after sending something first (longest wait
+    /// first), then stalled for [`STALLED_AFTER`] (longest stall first), then waiting with
+    /// nothing sent yet (longest wait first); `None` if it may not be evicted (not yet read from,
+    /// or busy and not stalled long enough).
     fn eviction_key(&self, now: u64) -> Option<(u8, u64)> {
         if !self.is_busy() {
-            let class = if self.sent.load(Ordering::Relaxed) { 0 } else { 1 };
+            let class = if self.sent.load(Ordering::Relaxed) { 0 } else { 2 };
             return self
                 .polled
                 .load(Ordering::Relaxed)
@@ -329,7 +329,7 @@ impl Conn {
         }
         let stalled = self.stalled_since.load(Ordering::Relaxed);
         (stalled != NOT_STALLED && now.saturating_sub(stalled) >= STALLED_AFTER.as_nanos() as u64)
-            .then_some((2, stalled))
+            .then_some((1, stalled))
     }
 
     /// A write could not proceed: the stall starts now unless it already had.
@@ -559,8 +559,8 @@ mod tests {
         let now = 2 + second;
 
         assert_eq!(idle.eviction_key(now).map(|k| k.0), Some(0));
-        assert_eq!(stalled_long.eviction_key(now), Some((2, 1)));
-        assert_eq!(stalled_short.eviction_key(now), Some((2, 2)));
+        assert_eq!(stalled_long.eviction_key(now), Some((1, 1)));
+        assert_eq!(stalled_short.eviction_key(now), Some((1, 2)));
         assert_eq!(stalled_short.eviction_key(now - 1), None);
         assert_eq!(moving.eviction_key(now), None);
     }
@@ -642,7 +642,7 @@ mod tests {
     }
 
     /// A connection whose client has sent nothing yet goes after every one that sent something,
-    /// however much newer those are.
+    /// however much newer those are, and after stalled ones.
     #[tokio::test]
     async fn silent_after_those_that_sent_something() {
         let registry = Registry::new(2);
@@ -655,5 +655,10 @@ mod tests {
         assert!(evicted);
         assert_eq!(sent.conn().slot.load(Ordering::Relaxed), GONE);
         assert_ne!(silent.conn().slot.load(Ordering::Relaxed), GONE);
+        let (stalled, _) = admit_read(&registry);
+        stalled.conn().request_started();
+        stalled.conn().stalled_since.store(0, Ordering::Relaxed);
+        let now = STALLED_AFTER.as_nanos() as u64;
+        assert!(stalled.conn().eviction_key(now) < silent.conn().eviction_key(now));
     }
 }
