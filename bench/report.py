@@ -119,7 +119,9 @@ def runtime_table(results):
         f"Start-ups: median (p90) of {n} starts. Memory of the bare binary (VmRSS; the anonymous "
         "part, RssAnon, in brackets) after 10 requests and after the wrk rounds below; "
         "container peak is the container's memory cgroup peak (page cache included) under one wrk "
-        "run. `--memory=6m` is Docker's minimum limit. docker stop: until the command returns "
+        "run. `--memory=6m` is Docker's minimum limit; the wrk run under it uses "
+        f"{results['meta']['params'].get('limit_connections', 64)} connections, fewer than the "
+        "connection cap the images derive there. docker stop: until the command returns "
         "(what a user waits for), and until the exit Docker recorded (without its clean-up).",
         "",
         "| Image | docker run → 200 | exec → 200 | idle RSS (anon) | RSS after load | "

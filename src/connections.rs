@@ -13,7 +13,14 @@
 //! would close anyway. Its request is answered (the answer waits in buffers the client does not
 //! empty); without this, as many non-reading clients as the cap would stop the server accepting
 //! for the whole write timeout. The longest stalled goes first; a connection whose answer is
-//! moving is never evicted. Only when no connection qualifies does accepting pause.
+//! moving is never evicted.
+//!
+//! A connection is never evicted before its task has read all the client sent (a read that found
+//! nothing more): until then its whole request may wait in the kernel's buffer, unseen. One whose
+//! client has sent nothing yet goes last, after the stalled ones too: it is most likely a client
+//! whose request is still on its way (or delayed by its own scheduler), and the header timeout
+//! closes it if not. Only when no connection qualifies does accepting
+//! pause (the backlog waits); a first read attempt, a request's end or a close wakes it.
 
 use std::io;
 use std::pin::Pin;
@@ -31,11 +38,21 @@ const LOG_EVERY: Duration = Duration::from_secs(1);
 /// Marks a connection no longer in the registry's list.
 const GONE: usize = usize::MAX;
 
-/// How long a connection's writes must have made no progress before it may be evicted.
-pub const STALLED_AFTER: Duration = Duration::from_secs(1);
+/// How long a connection's writes must have made no progress before it may be evicted (only
+/// ever at the cap). A blocked write means the client left a full kernel send buffer (32 KiB:
+/// [`crate::server::SEND_BUFFER`] doubled) and its own receive window of answers unread: a
+/// client that reads drains that from loopback or a LAN in well under this, and the answers here
+/// are a few hundred bytes. Short, so that a backlog of non-reading clients drains at about
+/// four caps a second and the normal clients queued behind them are answered within a second
+/// or two; the write timeout still closes stalled connections when the cap is not reached.
+pub const STALLED_AFTER: Duration = Duration::from_millis(250);
 
-/// How often a paused accept loop looks for newly stalled connections.
+/// How often, at most, a paused accept loop looks for newly stalled connections: sooner when a
+/// known stall will reach [`STALLED_AFTER`] sooner.
 const RECHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// The shortest wait of a paused accept loop, so a stall about to qualify costs no busy loop.
+const RECHECK_AT_LEAST: Duration = Duration::from_millis(5);
 
 /// `stalled_since` of a connection whose writes are not blocked.
 const NOT_STALLED: u64 = u64::MAX;
@@ -120,9 +137,26 @@ impl Registry {
                     );
                 }
             }
-            // Connections stall without a wake-up, so look again now and then.
-            let _ = tokio::time::timeout(RECHECK_EVERY, notified).await;
+            // Connections stall without a wake-up, so look again when the first known stall
+            // qualifies, and now and then for the ones not yet known.
+            let _ = tokio::time::timeout(self.recheck_in(), notified).await;
         }
+    }
+
+    /// How long until the longest current stall reaches [`STALLED_AFTER`], within
+    /// [`RECHECK_AT_LEAST`] and [`RECHECK_EVERY`].
+    fn recheck_in(&self) -> Duration {
+        let now = self.now();
+        let after = STALLED_AFTER.as_nanos() as u64;
+        self.lock()
+            .conns
+            .iter()
+            .map(|c| c.stalled_since.load(Ordering::Relaxed))
+            .filter(|&since| since != NOT_STALLED)
+            .map(|since| Duration::from_nanos((since + after).saturating_sub(now)))
+            .min()
+            .unwrap_or(RECHECK_EVERY)
+            .clamp(RECHECK_AT_LEAST, RECHECK_EVERY)
     }
 
     /// Registers a newly accepted connection. At the cap, first evicts one (see the module
@@ -153,6 +187,8 @@ impl Registry {
             slot: AtomicUsize::new(open.conns.len()),
             flags: AtomicU8::new(0),
             stalled_since: AtomicU64::new(NOT_STALLED),
+            polled: AtomicBool::new(false),
+            sent: AtomicBool::new(false),
             waiting_since: AtomicU64::new(self.next_in_sequence()),
             evict: Notify::new(),
         });
@@ -237,6 +273,11 @@ pub struct Conn {
     waiting_since: AtomicU64,
     /// Since when its writes are blocked, or [`NOT_STALLED`].
     stalled_since: AtomicU64,
+    /// A read of its task found nothing more to read: until then its request may wait unseen in
+    /// the kernel's buffer, so it may not be evicted.
+    polled: AtomicBool,
+    /// Its client has sent at least one byte.
+    sent: AtomicBool,
     evict: Notify,
 }
 
@@ -274,11 +315,17 @@ impl Conn {
         self.flags.load(Ordering::Relaxed) & BUSY != 0
     }
 
-    /// Eviction order at `now`: waiting for a head first (longest wait first), then stalled for
-    /// [`STALLED_AFTER`] (longest stall first); `None` if it may not be evicted.
+    /// Eviction order at `now`: waiting for a head after sending something first (longest wait
+    /// first), then stalled for [`STALLED_AFTER`] (longest stall first), then waiting with
+    /// nothing sent yet (longest wait first); `None` if it may not be evicted (not yet read from,
+    /// or busy and not stalled long enough).
     fn eviction_key(&self, now: u64) -> Option<(u8, u64)> {
         if !self.is_busy() {
-            return Some((0, self.waiting_since.load(Ordering::Relaxed)));
+            let class = if self.sent.load(Ordering::Relaxed) { 0 } else { 2 };
+            return self
+                .polled
+                .load(Ordering::Relaxed)
+                .then(|| (class, self.waiting_since.load(Ordering::Relaxed)));
         }
         let stalled = self.stalled_since.load(Ordering::Relaxed);
         (stalled != NOT_STALLED && now.saturating_sub(stalled) >= STALLED_AFTER.as_nanos() as u64)
@@ -308,6 +355,19 @@ impl Conn {
                 f
             }
         });
+    }
+
+    /// Its task found nothing (more) to read: whatever the client sent so far has been seen, so
+    /// from now on it may be evicted (the first time, a paused accept loop is woken to look
+    /// again). Marking it on a read that returned bytes instead would leave it evictable between
+    /// that read and hyper calling the service with a complete head.
+    fn read_attempted(&self) {
+        if !self.polled.load(Ordering::Relaxed) {
+            self.polled.store(true, Ordering::Relaxed);
+            if self.registry.paused.load(Ordering::Relaxed) {
+                self.registry.room.notify_one();
+            }
+        }
     }
 
     fn read(&self, waiting: bool) {
@@ -380,8 +440,14 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
         let before = buf.filled().len();
         let result = Pin::new(&mut self.io).poll_read(cx, buf);
         match result {
-            Poll::Pending => self.conn.read(true),
-            Poll::Ready(Ok(())) if buf.filled().len() > before => self.conn.read(false),
+            Poll::Pending => {
+                self.conn.read_attempted();
+                self.conn.read(true);
+            }
+            Poll::Ready(Ok(())) if buf.filled().len() > before => {
+                self.conn.sent.store(true, Ordering::Relaxed);
+                self.conn.read(false);
+            }
             Poll::Ready(_) => {}
         }
         result
@@ -445,13 +511,21 @@ impl<T> Tracked<T> {
 mod tests {
     use super::*;
 
+    /// Admits a connection whose task has read everything its client sent, something.
+    fn admit_read(registry: &Arc<Registry>) -> (Registration, bool) {
+        let (registration, evicted) = registry.admit();
+        registration.conn().sent.store(true, Ordering::Relaxed);
+        registration.conn().read_attempted();
+        (registration, evicted)
+    }
+
     /// At the cap, the connection waiting longest for a head goes first; busy ones never.
     #[tokio::test]
     async fn evicts_oldest_waiting_never_busy() {
         let registry = Registry::new(3);
-        let (first, _) = registry.admit();
-        let (second, _) = registry.admit();
-        let (third, evicted) = registry.admit();
+        let (first, _) = admit_read(&registry);
+        let (second, _) = admit_read(&registry);
+        let (third, evicted) = admit_read(&registry);
         first.conn().request_started();
         assert!(!evicted);
         assert_eq!(registry.len(), 3);
@@ -474,7 +548,7 @@ mod tests {
     #[tokio::test]
     async fn stalled_after_waiting_longest_stall_first() {
         let registry = Registry::new(4);
-        let conns: Vec<_> = (0..4).map(|_| registry.admit().0).collect();
+        let conns: Vec<_> = (0..4).map(|_| admit_read(&registry).0).collect();
         let [idle, stalled_long, stalled_short, moving] = [0, 1, 2, 3].map(|i| conns[i].conn());
         for conn in [stalled_long, stalled_short, moving] {
             conn.request_started();
@@ -506,5 +580,85 @@ mod tests {
             .await
             .expect("room once a connection ended");
         assert!(registry.is_empty());
+    }
+
+    /// A connection not yet read from is never evicted, however long it has waited: with only
+    /// such connections at the cap, `room` waits, and their first read wakes it.
+    #[tokio::test]
+    async fn unread_connection_is_not_evicted() {
+        let registry = Registry::new(2);
+        let (older, _) = registry.admit();
+        let (newer, _) = registry.admit();
+
+        assert_eq!(older.conn().eviction_key(u64::MAX), None);
+        let blocked = tokio::time::timeout(Duration::from_millis(50), registry.room()).await;
+        assert!(blocked.is_err(), "room while no connection has been read");
+
+        let room = tokio::spawn({
+            let registry = Arc::clone(&registry);
+            async move { registry.room().await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        newer.conn().read_attempted();
+        // Sooner than the periodic look (RECHECK_EVERY after it began waiting), with room for
+        // a loaded machine.
+        tokio::time::timeout(Duration::from_millis(150), room)
+            .await
+            .expect("the first read wakes the paused accept loop")
+            .unwrap();
+
+        let (_third, evicted) = registry.admit();
+        assert!(evicted);
+        assert_eq!(newer.conn().slot.load(Ordering::Relaxed), GONE);
+        assert_ne!(older.conn().slot.load(Ordering::Relaxed), GONE);
+    }
+
+    /// A paused accept loop looks again as soon as a known stall qualifies, not a fixed period
+    /// later.
+    #[tokio::test]
+    async fn recheck_when_the_first_stall_qualifies() {
+        let registry = Registry::new(2);
+        let (stalled, _) = admit_read(&registry);
+        let (_idle, _) = admit_read(&registry);
+        assert_eq!(registry.recheck_in(), RECHECK_EVERY);
+
+        stalled.conn().request_started();
+        // The registry's clock starts at zero: let it pass the stall times set below.
+        std::thread::sleep(STALLED_AFTER);
+        let now = registry.now();
+        let remaining = Duration::from_millis(100);
+        stalled.conn().stalled_since.store(
+            now - (STALLED_AFTER - remaining).as_nanos() as u64,
+            Ordering::Relaxed,
+        );
+        let wait = registry.recheck_in();
+
+        assert!(wait <= remaining && wait > remaining / 2, "{wait:?}");
+        stalled
+            .conn()
+            .stalled_since
+            .store(now - STALLED_AFTER.as_nanos() as u64, Ordering::Relaxed);
+        assert_eq!(registry.recheck_in(), RECHECK_AT_LEAST);
+    }
+
+    /// A connection whose client has sent nothing yet goes after every one that sent something,
+    /// however much newer those are, and after stalled ones.
+    #[tokio::test]
+    async fn silent_after_those_that_sent_something() {
+        let registry = Registry::new(2);
+        let (silent, _) = registry.admit();
+        silent.conn().read_attempted();
+        let (sent, _) = admit_read(&registry);
+
+        let (_third, evicted) = registry.admit();
+
+        assert!(evicted);
+        assert_eq!(sent.conn().slot.load(Ordering::Relaxed), GONE);
+        assert_ne!(silent.conn().slot.load(Ordering::Relaxed), GONE);
+        let (stalled, _) = admit_read(&registry);
+        stalled.conn().request_started();
+        stalled.conn().stalled_since.store(0, Ordering::Relaxed);
+        let now = STALLED_AFTER.as_nanos() as u64;
+        assert!(stalled.conn().eviction_key(now) < silent.conn().eviction_key(now));
     }
 }
