@@ -41,6 +41,7 @@
 
         crate = import ./nix/package.nix {
           inherit lib craneLib target rustSrc stdLock;
+          inherit (pkgs) cargo-auditable;
           src = ./.;
         };
         upx = import ./nix/upx.nix {

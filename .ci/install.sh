@@ -29,7 +29,8 @@ apt-get install -y -qq --no-install-recommends \
   haproxy slowhttptest gcc-aarch64-linux-gnu qemu-user-static file nginx valgrind strace >/dev/null
 
 # Pinned to the versions CI was proven with, so a new release cannot break a new machine.
-for tool in deadnix@1.3.1 nixpkgs-fmt@1.3.0 cargo-deny@0.20.2 cargo-fuzz@0.13.2 cargo-cyclonedx@0.5.9; do
+for tool in deadnix@1.3.1 nixpkgs-fmt@1.3.0 cargo-deny@0.20.2 cargo-fuzz@0.13.2 cargo-cyclonedx@0.5.9 \
+  cargo-auditable@0.7.7 rust-audit-info@0.5.4; do
   command -v "${tool%@*}" >/dev/null || cargo install --locked --quiet "$tool"
 done
 

@@ -29,7 +29,7 @@ fi
 # shellcheck source=docker/remap.sh
 source docker/remap.sh
 export "$(rustflags_var "$target")=$(remap_flags)"
-cargo build --locked --quiet --release --target "$target"
+cargo auditable build --locked --quiet --release --target "$target"
 cargo build --locked --quiet --profile debuginfo --target "$target"
 target_dir=$(cargo metadata --locked --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')

@@ -40,7 +40,7 @@ target_dir=$(cargo metadata --locked --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 mkdir -p "$bin"
 
-cargo build --locked --quiet --release --target "$target"
+cargo auditable build --locked --quiet --release --target "$target"
 install -m 0755 "$target_dir/$target/release/tinyweb" "$bin/tinyweb"
 binaries=(tinyweb)
 if [[ "$smoke" == false ]]; then

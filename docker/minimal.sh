@@ -22,7 +22,7 @@ source docker/remap.sh
 
 flags="$(remap_flags) -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Cforce-unwind-tables=no"
 env RUSTC_BOOTSTRAP=1 "$(rustflags_var "$target")=$flags" \
-  cargo build --locked --quiet --profile minimal --target "$target" \
+  cargo auditable build --locked --quiet --profile minimal --target "$target" \
   -Z build-std=std,panic_abort -Z build-std-features=optimize_for_size
 target_dir=$(cargo metadata --locked --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')

@@ -2,7 +2,7 @@
 # stripped), `.#tinyweb-debug` (profile debuginfo) and `.#tinyweb-minimal` (profile minimal, std
 # rebuilt for size; the recipe is docker/minimal.sh's, flag for flag).
 # Returns a set (the packages plus the shared arguments the checks reuse), so it is imported.
-{ lib, craneLib, target, src, stdLock, rustSrc }:
+{ lib, craneLib, cargo-auditable, target, src, stdLock, rustSrc }:
 let
   crate = craneLib.crateNameFromCargoToml { inherit src; };
 
@@ -55,7 +55,16 @@ let
     doCheck = false;
   };
 
-  tinyweb = craneLib.buildPackage (commonArgs // {
+  # The shipped binaries (`tinyweb` and `tinyweb-minimal`, which tiniest packs) carry their
+  # dependency list in a .dep-v0 section, as docker/build.sh's do (`cargo auditable`; about 1 KB).
+  # Only the packages' own build runs through it: its wrapper touches workspace crates alone, so the
+  # dependencies built by buildDepsOnly stay fresh. `--profile release` is what `--release` means.
+  auditableArgs = {
+    nativeBuildInputs = [ cargo-auditable ];
+    cargoBuildCommand = "cargo auditable build --profile $CARGO_PROFILE";
+  };
+
+  tinyweb = craneLib.buildPackage (commonArgs // auditableArgs // {
     inherit cargoArtifacts;
     # The test suite runs once, in the tinyweb-test check.
     doCheck = false;
@@ -76,7 +85,7 @@ let
     postFixup = "$OBJCOPY --compress-debug-sections=zlib $out/bin/tinyweb";
   });
 
-  tinyweb-minimal = craneLib.buildPackage (minimalArgs // {
+  tinyweb-minimal = craneLib.buildPackage (minimalArgs // auditableArgs // {
     cargoArtifacts = craneLib.buildDepsOnly minimalArgs;
   });
 in

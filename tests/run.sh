@@ -19,8 +19,11 @@ step bash nix/check-std-lock.sh
 step cargo deny check bans licenses sources
 step env PATH="/opt/tinyweb-deploy-tools/bin:$PATH" python3 tests/deploy/validate.py
 step bash docker/build.sh
+step python3 tests/image/auditable.py build/bin/tinyweb build/bin/tinyweb-minimal
 step bash docker/repro.sh
 step bash docker/cross.sh aarch64
+step python3 tests/image/auditable.py --target aarch64-unknown-linux-musl build/aarch64/bin/tinyweb \
+  build/aarch64/bin/tinyweb-minimal
 step bash docker/arm64.sh
 step bash docker/sbom.sh
 step env PATH="/opt/tinyweb-deploy-tools/bin:$PATH" python3 tests/image/sbom.py build/images build/images/arm64
