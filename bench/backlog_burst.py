@@ -10,26 +10,18 @@ Needs root (unshare). Usage: python3 bench/backlog_burst.py [--binary PATH] [--c
 """
 
 import argparse
-import fcntl
 import os
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True  # leave no __pycache__ in the work tree
+from bare import bring_loopback_up  # noqa: E402
+
 PORT = 18471
 THREADS = 4
-
-
-def bring_loopback_up():
-    """A new network namespace starts with `lo` down; set IFF_UP with the ioctl `ip` uses."""
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        request = struct.pack("16sh22x", b"lo", 0)
-        flags = struct.unpack("16sh22x", fcntl.ioctl(sock, siocgifflags, request))[1]
-        fcntl.ioctl(sock, siocsifflags, struct.pack("16sh22x", b"lo", flags | iff_up))
 
 
 def tcp_ext():

@@ -65,6 +65,16 @@ impl Drop for Logged {
     }
 }
 
+/// The address in the "listening on http://ADDR" line that ends `startup`.
+fn listening_addr(startup: &[String]) -> String {
+    startup
+        .last()
+        .and_then(|line| line.rsplit("http://").next())
+        .expect("a listening line")
+        .trim()
+        .to_owned()
+}
+
 fn get(addr: &str, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
@@ -85,12 +95,7 @@ fn get(addr: &str, path: &str) -> String {
 fn pattern_filters_messages() {
     let server = Logged::start("info/^listening|GET .ke+p-[0-9]+ 404");
     let startup = server.until("listening on http://");
-    let addr = startup
-        .last()
-        .and_then(|line| line.rsplit("http://").next())
-        .unwrap()
-        .trim()
-        .to_owned();
+    let addr = listening_addr(&startup);
 
     // Requests in order: only the last one's line can stop the wait, so any line the filter
     // failed to drop shows up before it.
@@ -110,12 +115,7 @@ fn pattern_filters_messages() {
 fn without_pattern_every_message_passes() {
     let server = Logged::start("info");
     let startup = server.until("listening on http://");
-    let addr = startup
-        .last()
-        .and_then(|line| line.rsplit("http://").next())
-        .unwrap()
-        .trim()
-        .to_owned();
+    let addr = listening_addr(&startup);
 
     get(&addr, "/drop-1");
     let logged = server.until("GET /drop-1 404");

@@ -25,6 +25,7 @@ import engine
 import load
 import tree
 from engine import docker
+from probe import Report, get
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFINITION = json.loads((ROOT / "nix" / "image.json").read_text())
@@ -40,38 +41,6 @@ MEMORY_LIMIT = ["--memory=6m", "--memory-swap=6m"]  # Docker's minimum; no swap 
 HOST_ARCHITECTURE = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
 STOP_BOUND_SECONDS = 2.0  # graceful, not killed: docker stop would wait 10 s before SIGKILL
 
-
-class Report:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, label, claim, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print(f"ok   {label}: {claim}" + (f" ({' '.join(str(detail).split())})" if detail else ""))
-        else:
-            self.failed += 1
-            print(f"FAIL {label}: {claim}: {' '.join(str(detail).split())}")
-        return ok
-
-    def attempt(self, label, claim, probe):
-        """Records probe() -> (ok, detail); an exception is a failure with its message."""
-        try:
-            ok, detail = probe()
-        except Exception as error:  # one broken step must not stop the other checks
-            ok, detail = False, f"{type(error).__name__}: {error}"
-        return self.check(label, claim, ok, detail)
-
-
-def get(port, path):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
 
 
 def host_port(name):

@@ -36,16 +36,6 @@ def check_process(name):
     return ok, f"PID 1 uid {uids} gid {gids}, {len(kids)} child(ren) alike"
 
 
-def wait_healthy(name, seconds=15):
-    deadline = time.monotonic() + seconds
-    status = "none"
-    while time.monotonic() < deadline:
-        status = (engine.inspect(name)["State"].get("Health") or {}).get("Status", "none")
-        if status in ("healthy", "unhealthy"):
-            break
-        time.sleep(0.25)
-    return status == "healthy", status
-
 
 def stop(name):
     started = time.monotonic()
@@ -73,7 +63,7 @@ def check_directory(report, directory):
                                 docker("logs", name, check=False).stderr[-300:]):
                 continue
             report.attempt(label, "tini and tinyweb run as that UID with GID 0", lambda: check_process(name))
-            report.attempt(label, "the healthcheck turns healthy", lambda: wait_healthy(name))
+            report.attempt(label, "the healthcheck turns healthy", lambda: engine.wait_healthy(name))
             report.attempt(label, "docker stop < 2 s, exit code 0", lambda: stop(name))
     except (engine.DockerError, OSError) as error:
         report.check(f"any-UID {directory}", "the images load and start", False, error)

@@ -23,12 +23,7 @@ import probe
 
 def locked_graph(target):
     """(root (name, version), {(name, version): "runtime" | "build"}) from Cargo.lock."""
-    metadata = json.loads(subprocess.run(
-        ["cargo", "metadata", "--locked", "--format-version", "1", "--filter-platform", target],
-        capture_output=True, text=True, check=True, cwd=probe.ROOT).stdout)
-    nodes = {node["id"]: node for node in metadata["resolve"]["nodes"]}
-    packages = {package["id"]: package for package in metadata["packages"]}
-    root = metadata["resolve"]["root"]
+    root, nodes, packages = probe.locked_resolve(target)
 
     def proc_macro(package_id):
         return any("proc-macro" in t["kind"] for t in packages[package_id]["targets"])

@@ -35,16 +35,6 @@ def compose(project, env, *args, timeout=120):
     return result.stdout
 
 
-def wait_healthy(container, seconds=15):
-    deadline = time.monotonic() + seconds
-    status = "none"
-    while time.monotonic() < deadline:
-        status = (engine.inspect(container)["State"].get("Health") or {}).get("Status", "none")
-        if status in ("healthy", "unhealthy"):
-            break
-        time.sleep(0.25)
-    return status == "healthy", status
-
 
 def hardening(container):
     details = engine.inspect(container)
@@ -128,7 +118,7 @@ def main(args):
         report.check(label, "docker-compose up starts the service", bool(container), container)
         report.check(label, f"GET 127.0.0.1:{port}/ is 'Hello, World!'", probe.wait_serving(port))
         report.attempt(label, "the container is hardened as compose.yaml says", lambda: hardening(container))
-        report.attempt(label, "the image's healthcheck turns healthy", lambda: wait_healthy(container))
+        report.attempt(label, "the image's healthcheck turns healthy", lambda: engine.wait_healthy(container))
         report.attempt(label, f"docker-compose stop: {DELAY_SECONDS} s of /healthz 503 while serving, "
                        f"then exit 0 within stop_grace_period {GRACE_PERIOD_SECONDS} s",
                        lambda: stop_with_delay(project, env, container, port))

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import tarfile
+import time
 import uuid
 
 
@@ -104,3 +105,15 @@ class Resources:
                 if result.returncode != 0:
                     problems.append(result.stderr.strip())
         return problems
+
+
+def wait_healthy(container, seconds=15):
+    """(healthy, last status) once Docker's healthcheck of `container` settles, or after `seconds`."""
+    deadline = time.monotonic() + seconds
+    status = "none"
+    while time.monotonic() < deadline:
+        status = (inspect(container)["State"].get("Health") or {}).get("Status", "none")
+        if status in ("healthy", "unhealthy"):
+            break
+        time.sleep(0.25)
+    return status == "healthy", status

@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import socket
+import subprocess
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -50,6 +51,16 @@ def tarballs(directory):
     if missing:
         raise FileNotFoundError(f"no image tarball {', '.join(missing)} (run bash docker/build.sh)")
     return found
+
+
+def locked_resolve(target):
+    """(root id, {id: resolve node}, {id: package}) of `cargo metadata --locked` for `target`."""
+    metadata = json.loads(subprocess.run(
+        ["cargo", "metadata", "--locked", "--format-version", "1", "--filter-platform", target],
+        capture_output=True, text=True, check=True, cwd=ROOT).stdout)
+    nodes = {node["id"]: node for node in metadata["resolve"]["nodes"]}
+    packages = {package["id"]: package for package in metadata["packages"]}
+    return metadata["resolve"]["root"], nodes, packages
 
 
 def skip_or_fail(what, reason):

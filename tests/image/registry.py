@@ -152,16 +152,6 @@ class LocalTags:
         return problems
 
 
-def wait_healthy(name, seconds=15):
-    deadline = time.monotonic() + seconds
-    status = "none"
-    while time.monotonic() < deadline:
-        status = (engine.inspect(name)["State"].get("Health") or {}).get("Status", "none")
-        if status in ("healthy", "unhealthy"):
-            break
-        time.sleep(0.25)
-    return status == "healthy", status
-
 
 def stop(name, bound):
     started = time.monotonic()
@@ -249,7 +239,7 @@ def main(args):
             if not report.check(label, "what was pulled serves hardened", probe.wait_serving(port, 10 * factor),
                                 docker("logs", name, check=False).stderr[-300:]):
                 continue
-            report.attempt(label, "its healthcheck turns healthy", lambda: wait_healthy(name, 15 * factor))
+            report.attempt(label, "its healthcheck turns healthy", lambda: engine.wait_healthy(name, 15 * factor))
             report.attempt(label, f"docker stop < {2 * factor} s, exit code 0", lambda: stop(name, 2 * factor))
     except (engine.DockerError, OSError, subprocess.TimeoutExpired) as error:
         report.check("registry", "push, index, pull and run complete", False, f"{type(error).__name__}: {error}")

@@ -30,12 +30,7 @@ ARCHES = {
 
 def locked_crates(target):
     """{(name, version)} reachable from tinyweb through normal dependencies on the target."""
-    metadata = json.loads(subprocess.run(
-        ["cargo", "metadata", "--locked", "--format-version", "1", "--filter-platform", target],
-        capture_output=True, text=True, check=True, cwd=probe.ROOT).stdout)
-    nodes = {node["id"]: node for node in metadata["resolve"]["nodes"]}
-    packages = {package["id"]: package for package in metadata["packages"]}
-    root = metadata["resolve"]["root"]
+    root, nodes, packages = probe.locked_resolve(target)
     seen, stack = set(), [root]
     while stack:
         current = stack.pop()
