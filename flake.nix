@@ -42,6 +42,7 @@
         crate = import ./nix/package.nix {
           inherit lib craneLib target rustSrc stdLock;
           inherit (pkgs) cargo-auditable;
+          inherit (imageSpec) releaseRustflags;
           src = ./.;
         };
         upx = import ./nix/upx.nix {

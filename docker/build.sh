@@ -28,7 +28,7 @@ fi
 
 # shellcheck source=docker/remap.sh
 source docker/remap.sh
-export "$(rustflags_var "$target")=$(remap_flags)"
+export "$(rustflags_var "$target")=$(remap_flags) $(release_rustflags)"
 cargo auditable build --locked --quiet --release --target "$target"
 cargo build --locked --quiet --profile debuginfo --target "$target"
 target_dir=$(cargo metadata --locked --format-version 1 --no-deps |

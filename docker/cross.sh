@@ -34,7 +34,7 @@ fi
 
 # shellcheck source=docker/remap.sh
 source docker/remap.sh
-export "$(rustflags_var "$target")=$(remap_flags)"
+export "$(rustflags_var "$target")=$(remap_flags) $(release_rustflags)"
 export "CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_LINKER=$arch-linux-gnu-gcc"
 target_dir=$(cargo metadata --locked --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')

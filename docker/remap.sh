@@ -30,3 +30,10 @@ remap_flags() {
     "--remap-path-prefix=$sysroot=/rustc-sysroot" \
     "--remap-path-prefix=$sysroot/lib/rustlib/src/rust=/rustc/$commit"
 }
+
+# Prints the extra rustflags of the release and debuginfo builds (the stripped and scratch rungs),
+# nix/image.json's releaseRustflags, as the flake passes them: one inline threshold for every crate
+# (Cargo.toml, [profile.release.package."*"]). The minimal rung does without (docker/minimal.sh).
+release_rustflags() {
+  python3 -c 'import json; print(*json.load(open("nix/image.json"))["releaseRustflags"])'
+}

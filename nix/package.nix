@@ -2,7 +2,7 @@
 # stripped), `.#tinyweb-debug` (profile debuginfo) and `.#tinyweb-minimal` (profile minimal, std
 # rebuilt for size; the recipe is docker/minimal.sh's, flag for flag).
 # Returns a set (the packages plus the shared arguments the checks reuse), so it is imported.
-{ lib, craneLib, cargo-auditable, target, src, stdLock, rustSrc }:
+{ lib, craneLib, cargo-auditable, target, src, stdLock, rustSrc, releaseRustflags }:
 let
   crate = craneLib.crateNameFromCargoToml { inherit src; };
 
@@ -11,6 +11,9 @@ let
     strictDeps = true;
     # musl targets link statically (crt-static) by default; any rustflags live in .cargo/config.toml.
     CARGO_BUILD_TARGET = target;
+    # nix/image.json's releaseRustflags, for the release and debuginfo builds (Cargo.toml's
+    # profiles, as docker/build.sh passes them); minimalArgs replaces them with the minimal rung's.
+    ${targetRustflagsVar} = lib.concatStringsSep " " releaseRustflags;
     meta.mainProgram = "tinyweb";
   };
 
