@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`config`]: settings from the environment, their defaults and validation.
 //! - [`routes`]: the warp filters (`/`, `/healthz`), 4xx mapping and the access log.
+//! - [`access_line`]: the access log's message, rendered with one write.
 //! - [`server`]: the listener and accept loop on hyper's HTTP/1 builder, limits, timeouts, the
 //!   shutdown delay and graceful drain.
 //! - [`service`]: the per-request guard around the routes: `Host` check, in-flight mark,
@@ -16,6 +17,7 @@
 //! - [`healthcheck`]: the self-probe used by the images' Docker HEALTHCHECK.
 //! - [`cli`]: the few command-line arguments and the help text.
 
+pub mod access_line;
 pub mod cgroup;
 pub mod cli;
 pub mod config;
