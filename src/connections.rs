@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
+use crate::notice::{Notice, Raised};
+
 /// How often, at most, pressure on the cap is logged.
 const LOG_EVERY: Duration = Duration::from_secs(1);
 
@@ -176,7 +178,7 @@ impl Registry {
                 .map(|(_, i)| i);
             if let Some(i) = oldest {
                 let victim = Self::take(&mut open, i);
-                victim.evict.notify_one();
+                victim.evict.raise();
                 evicted = true;
                 open.evicted += 1;
                 self.log_evictions(&mut open);
@@ -190,7 +192,7 @@ impl Registry {
             polled: AtomicBool::new(false),
             sent: AtomicBool::new(false),
             waiting_since: AtomicU64::new(self.next_in_sequence()),
-            evict: Notify::new(),
+            evict: Notice::new(),
         });
         open.conns.push(Arc::clone(&conn));
         (Registration(conn), evicted)
@@ -278,7 +280,7 @@ pub struct Conn {
     polled: AtomicBool,
     /// Its client has sent at least one byte.
     sent: AtomicBool,
-    evict: Notify,
+    evict: Notice,
 }
 
 /// A request is in flight: the connection may not be evicted.
@@ -306,9 +308,10 @@ impl Conn {
         self.update(|f| (f | ANSWERED) & !WROTE);
     }
 
-    /// Completes when the registry evicted this connection.
-    pub async fn evicted(&self) {
-        self.evict.notified().await;
+    /// Completes when the registry evicted this connection. The connection's task polls it at
+    /// every turn, so it is a [`Notice`], cheap to poll, rather than a `Notify`.
+    pub fn evicted(&self) -> Raised<'_> {
+        self.evict.raised()
     }
 
     fn is_busy(&self) -> bool {

@@ -11,6 +11,7 @@
 //!   `Connection: close` while stopping.
 //! - [`host`]: `Host` header validation (RFC 9112 §3.2, RFC 3986).
 //! - [`connections`]: the connection registry, its cap and eviction.
+//! - [`notice`]: a one-way notice to a task, cheap to check at every poll.
 //! - [`limits`]: the cap in force, from the configuration or the cgroup memory limit.
 //! - [`cgroup`]: the cgroup v1/v2 memory limit and usage.
 //! - [`shutdown`]: SIGTERM/SIGINT handling that also works as PID 1.
@@ -25,6 +26,7 @@ pub mod connections;
 pub mod healthcheck;
 pub mod host;
 pub mod limits;
+pub mod notice;
 pub mod routes;
 pub mod server;
 pub mod service;
