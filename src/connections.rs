@@ -110,6 +110,24 @@ impl Registry {
         self.len() == 0
     }
 
+    /// Tells every open connection to finish the request it has in flight, if any, and close
+    /// (a connection waiting for a head closes at once); completes when all have closed. For
+    /// the end of a stop: accepting has ended, so the list only shrinks.
+    pub async fn drain(&self) {
+        for conn in &self.lock().conns {
+            conn.drain.raise();
+        }
+        loop {
+            let closed = self.room.notified();
+            tokio::pin!(closed);
+            closed.as_mut().enable();
+            if self.is_empty() {
+                return;
+            }
+            closed.await;
+        }
+    }
+
     /// Waits until one more connection can be admitted: the registry is under the cap, or some
     /// connection may be evicted. Until then the accept loop does not accept, and new
     /// connections wait in the kernel's listen backlog.
@@ -193,6 +211,7 @@ impl Registry {
             sent: AtomicBool::new(false),
             waiting_since: AtomicU64::new(self.next_in_sequence()),
             evict: Notice::new(),
+            drain: Notice::new(),
         });
         open.conns.push(Arc::clone(&conn));
         (Registration(conn), evicted)
@@ -281,6 +300,7 @@ pub struct Conn {
     /// Its client has sent at least one byte.
     sent: AtomicBool,
     evict: Notice,
+    drain: Notice,
 }
 
 /// A request is in flight: the connection may not be evicted.
@@ -312,6 +332,12 @@ impl Conn {
     /// every turn, so it is a [`Notice`], cheap to poll, rather than a `Notify`.
     pub fn evicted(&self) -> Raised<'_> {
         self.evict.raised()
+    }
+
+    /// Completes when the server drains its connections ([`Registry::drain`]): this one should
+    /// then finish its request in flight and close.
+    pub fn drained(&self) -> Raised<'_> {
+        self.drain.raised()
     }
 
     fn is_busy(&self) -> bool {
@@ -544,6 +570,33 @@ mod tests {
             .expect("the evicted connection is told");
         drop(third);
         assert_eq!(registry.len(), 2);
+    }
+
+    /// Draining tells every open connection, and completes once the last one has closed.
+    #[tokio::test]
+    async fn drain_tells_each_and_waits_for_all() {
+        let registry = Registry::new(4);
+        let (first, _) = registry.admit();
+        let (second, _) = registry.admit();
+        let drain = tokio::spawn({
+            let registry = Arc::clone(&registry);
+            async move { registry.drain().await }
+        });
+        for conn in [first.conn(), second.conn()] {
+            tokio::time::timeout(Duration::from_secs(1), conn.drained())
+                .await
+                .expect("each connection is told");
+        }
+        drop(first);
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!drain.is_finished(), "drained with a connection still open");
+        drop(second);
+        tokio::time::timeout(Duration::from_secs(1), drain)
+            .await
+            .expect("drained once the last connection closed")
+            .unwrap();
     }
 
     /// A connection stalled for [`STALLED_AFTER`] may be evicted, after every one waiting for a

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_io_timeout::TimeoutWriter;
 
@@ -108,7 +107,6 @@ pub async fn run(listener: TcpListener, config: &Config, shutdown: impl Future<O
         // Answers are small: copying the body behind the head and sending both with one write
         // costs fewer instructions per request than queueing both for a writev.
         .writev(false);
-    let connections = GracefulShutdown::new();
 
     let stop = async {
         shutdown.await;
@@ -143,16 +141,37 @@ pub async fn run(listener: TcpListener, config: &Config, shutdown: impl Future<O
                     io.set_timeout(Some(config.write_timeout));
                     let io = TokioIo::new(Tracked::new(Box::pin(io), Arc::clone(&conn)));
                     let service = Guard::new(routes.clone(), conn, stopping.clone());
-                    let connection = connections.watch(http.serve_connection(io, service));
+                    let connection = http.serve_connection(io, service);
                     tokio::spawn(async move {
-                        tokio::select! {
-                            // The connection first, without select!'s random start: no
-                            // random number per poll, and an eviction is still seen at once.
-                            biased;
-                            result = connection => if let Err(error) = result {
-                                log::debug!("connection closed: {error}");
-                            },
-                            () = registration.conn().evicted() => log::debug!("connection evicted"),
+                        let conn = registration.conn();
+                        tokio::pin!(connection);
+                        let (evicted, drained) = (conn.evicted(), conn.drained());
+                        tokio::pin!(evicted, drained);
+                        let mut draining = false;
+                        loop {
+                            tokio::select! {
+                                // The connection first, without select!'s random start: no
+                                // random number per poll, and an eviction is still seen at once.
+                                biased;
+                                result = &mut connection => {
+                                    if let Err(error) = result {
+                                        log::debug!("connection closed: {error}");
+                                    }
+                                    break;
+                                }
+                                () = &mut evicted => {
+                                    log::debug!("connection evicted");
+                                    break;
+                                }
+                                // The stop's drain: hyper finishes the request in flight, if
+                                // any, and closes. The registry says so through a cheap notice,
+                                // not hyper-util's GracefulShutdown, whose watch channel cost
+                                // about 200 instructions per request (bench/instructions.py).
+                                () = &mut drained, if !draining => {
+                                    draining = true;
+                                    connection.as_mut().graceful_shutdown();
+                                }
+                            }
                         }
                     });
                     if evicted {
@@ -172,7 +191,7 @@ pub async fn run(listener: TcpListener, config: &Config, shutdown: impl Future<O
         config.shutdown_grace
     );
 
-    match tokio::time::timeout(config.shutdown_grace, connections.shutdown()).await {
+    match tokio::time::timeout(config.shutdown_grace, registry.drain()).await {
         Ok(()) => Drained::All,
         Err(_) => Drained::GraceExpired,
     }
