@@ -9,6 +9,7 @@
 //!   shutdown delay and graceful drain.
 //! - [`service`]: the per-request guard around the routes: `Host` check, in-flight mark,
 //!   `Connection: close` while stopping.
+//! - [`header_timer`]: hyper's header-read timer, one per connection.
 //! - [`host`]: `Host` header validation (RFC 9112 §3.2, RFC 3986).
 //! - [`connections`]: the connection registry, its cap and eviction.
 //! - [`notice`]: a one-way notice to a task, cheap to check at every poll.
@@ -23,6 +24,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod header_timer;
 pub mod healthcheck;
 pub mod host;
 pub mod limits;

@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_io_timeout::TimeoutWriter;
 
 use crate::config::Config;
 use crate::connections::{Registry, Tracked};
+use crate::header_timer::HeaderTimer;
 use crate::limits;
 use crate::routes::{routes, Direct};
 use crate::service::Guard;
@@ -100,8 +101,7 @@ pub async fn run(listener: TcpListener, config: &Config, shutdown: impl Future<O
     let stopping = Stopping::default();
     let routes = Direct(warp::service(routes(stopping.clone())));
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(config.header_timeout)
+    http.header_read_timeout(config.header_timeout)
         .max_header_size(config.max_header_bytes)
         .max_buf_size(read_buffer_cap(config.max_header_bytes))
         // Answers are small: copying the body behind the head and sending both with one write
@@ -141,7 +141,10 @@ pub async fn run(listener: TcpListener, config: &Config, shutdown: impl Future<O
                     io.set_timeout(Some(config.write_timeout));
                     let io = TokioIo::new(Tracked::new(Box::pin(io), Arc::clone(&conn)));
                     let service = Guard::new(routes.clone(), conn, stopping.clone());
-                    let connection = http.serve_connection(io, service);
+                    let connection = http
+                        .clone()
+                        .timer(HeaderTimer::default())
+                        .serve_connection(io, service);
                     tokio::spawn(async move {
                         let conn = registration.conn();
                         tokio::pin!(connection);
