@@ -141,11 +141,9 @@ pub async fn run(listener: TcpListener, config: &Config, shutdown: impl Future<O
                     io.set_timeout(Some(config.write_timeout));
                     let io = TokioIo::new(Tracked::new(Box::pin(io), Arc::clone(&conn)));
                     let service = Guard::new(routes.clone(), conn, stopping.clone());
-                    let connection = http
-                        .clone()
-                        .timer(HeaderTimer::default())
-                        .serve_connection(io, service);
-                    tokio::spawn(async move {
+                    let timer = HeaderTimer::default();
+                    let connection = http.clone().timer(timer.clone()).serve_connection(io, service);
+                    tokio::spawn(timer.serving(async move {
                         let conn = registration.conn();
                         tokio::pin!(connection);
                         let (evicted, drained) = (conn.evicted(), conn.drained());
@@ -176,7 +174,7 @@ pub async fn run(listener: TcpListener, config: &Config, shutdown: impl Future<O
                                 }
                             }
                         }
-                    });
+                    }));
                     if evicted {
                         // Let the evicted connection's task close it before accepting more.
                         tokio::task::yield_now().await;
