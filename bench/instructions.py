@@ -54,10 +54,10 @@ REQUEST = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{PORT}\r\n\r\n".encode()
 SOURCES = [
     (
         "access log: env_logger/pretty_env_logger, humantime, log, std::fmt and io",
-        r"/(env_logger|pretty_env_logger|humantime|log)-[\d.]+/|/core/src/fmt/|/std/src/io/"
-        r"|src/routes\.rs$",
+        r"/(env_logger|pretty_env_logger|humantime|log|itoa)-[\d.]+/|/core/src/fmt/|/std/src/io/"
+        r"|src/(routes|access_line)\.rs$",
         r"^(core::fmt|<core::fmt|<f64|<&T as core::fmt|env_logger|<env_logger|pretty_env_logger"
-        r"|std::io::Write|<std::io|log::)",
+        r"|std::io::Write|<std::io|log::|<?tinyweb::access_line)",
     ),
     ("warp's filters and replies", r"/warp-[\d.]+/", r"warp::"),
     (
@@ -67,9 +67,10 @@ SOURCES = [
         r"^(<?hyper|<?http::|<http::|<?bytes::)",
     ),
     (
-        "the service wrapper and registry (tinyweb::service, host, connections, tokio-io-timeout)",
-        r"src/(service|host|connections|server)\.rs$|/tokio-io-timeout-[\d.]+/",
-        r"^<?tinyweb::(service|host|connections)",
+        "the service wrapper and registry (tinyweb::service, host, connections, notice, "
+        "header_timer, tokio-io-timeout)",
+        r"src/(service|host|connections|notice|header_timer|server)\.rs$|/tokio-io-timeout-[\d.]+/",
+        r"^<?tinyweb::(service|host|connections|notice|header_timer)",
     ),
     (
         "tokio: scheduling, the I/O driver, timers (tokio, mio)",
@@ -98,8 +99,8 @@ INCLUSIVE = [
      "log::__private_api::log"),
     ("  of which pretty_env_logger's format (level, timestamp, target)",
      "pretty_env_logger::formatted_timed_builder::{{closure}}"),
-    ("hyper's header-read timer, armed per request (hyper-util's TokioTimer)",
-     "<hyper_util::rt::tokio::TokioTimer as hyper::rt::timer::Timer>::sleep_until"),
+    ("hyper's header-read timer, moved to each request's deadline (tinyweb::header_timer)",
+     "<tinyweb::header_timer::HeaderTimer as hyper::rt::timer::Timer>::sleep_until"),
     ("allocator: malloc", "malloc"),
     ("allocator: free", "free"),
 ]

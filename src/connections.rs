@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 
+use crate::notice::{Notice, Raised};
+
 /// How often, at most, pressure on the cap is logged.
 const LOG_EVERY: Duration = Duration::from_secs(1);
 
@@ -108,6 +110,24 @@ impl Registry {
         self.len() == 0
     }
 
+    /// Tells every open connection to finish the request it has in flight, if any, and close
+    /// (a connection waiting for a head closes at once); completes when all have closed. For
+    /// the end of a stop: accepting has ended, so the list only shrinks.
+    pub async fn drain(&self) {
+        for conn in &self.lock().conns {
+            conn.drain.raise();
+        }
+        loop {
+            let closed = self.room.notified();
+            tokio::pin!(closed);
+            closed.as_mut().enable();
+            if self.is_empty() {
+                return;
+            }
+            closed.await;
+        }
+    }
+
     /// Waits until one more connection can be admitted: the registry is under the cap, or some
     /// connection may be evicted. Until then the accept loop does not accept, and new
     /// connections wait in the kernel's listen backlog.
@@ -176,7 +196,7 @@ impl Registry {
                 .map(|(_, i)| i);
             if let Some(i) = oldest {
                 let victim = Self::take(&mut open, i);
-                victim.evict.notify_one();
+                victim.evict.raise();
                 evicted = true;
                 open.evicted += 1;
                 self.log_evictions(&mut open);
@@ -190,7 +210,8 @@ impl Registry {
             polled: AtomicBool::new(false),
             sent: AtomicBool::new(false),
             waiting_since: AtomicU64::new(self.next_in_sequence()),
-            evict: Notify::new(),
+            evict: Notice::new(),
+            drain: Notice::new(),
         });
         open.conns.push(Arc::clone(&conn));
         (Registration(conn), evicted)
@@ -278,7 +299,8 @@ pub struct Conn {
     polled: AtomicBool,
     /// Its client has sent at least one byte.
     sent: AtomicBool,
-    evict: Notify,
+    evict: Notice,
+    drain: Notice,
 }
 
 /// A request is in flight: the connection may not be evicted.
@@ -306,9 +328,16 @@ impl Conn {
         self.update(|f| (f | ANSWERED) & !WROTE);
     }
 
-    /// Completes when the registry evicted this connection.
-    pub async fn evicted(&self) {
-        self.evict.notified().await;
+    /// Completes when the registry evicted this connection. The connection's task polls it at
+    /// every turn, so it is a [`Notice`], cheap to poll, rather than a `Notify`.
+    pub fn evicted(&self) -> Raised<'_> {
+        self.evict.raised()
+    }
+
+    /// Completes when the server drains its connections ([`Registry::drain`]): this one should
+    /// then finish its request in flight and close.
+    pub fn drained(&self) -> Raised<'_> {
+        self.drain.raised()
     }
 
     fn is_busy(&self) -> bool {
@@ -541,6 +570,33 @@ mod tests {
             .expect("the evicted connection is told");
         drop(third);
         assert_eq!(registry.len(), 2);
+    }
+
+    /// Draining tells every open connection, and completes once the last one has closed.
+    #[tokio::test]
+    async fn drain_tells_each_and_waits_for_all() {
+        let registry = Registry::new(4);
+        let (first, _) = registry.admit();
+        let (second, _) = registry.admit();
+        let drain = tokio::spawn({
+            let registry = Arc::clone(&registry);
+            async move { registry.drain().await }
+        });
+        for conn in [first.conn(), second.conn()] {
+            tokio::time::timeout(Duration::from_secs(1), conn.drained())
+                .await
+                .expect("each connection is told");
+        }
+        drop(first);
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!drain.is_finished(), "drained with a connection still open");
+        drop(second);
+        tokio::time::timeout(Duration::from_secs(1), drain)
+            .await
+            .expect("drained once the last connection closed")
+            .unwrap();
     }
 
     /// A connection stalled for [`STALLED_AFTER`] may be evicted, after every one waiting for a

@@ -46,7 +46,7 @@ where
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         self.conn.request_started();
-        if host::is_bad(request.version(), request.headers().get_all(header::HOST)) {
+        if host::is_bad(request.version(), request.headers()) {
             log::info!(
                 target: "tinyweb::access",
                 "{} {} 400 bad Host",
