@@ -95,8 +95,8 @@ INCLUSIVE = [
     ("hyper: Server::recv_msg (the head parsed into a Request, the service called)",
      "<hyper::proto::h1::dispatch::Server<S,hyper::body::incoming::Incoming> as "
      "hyper::proto::h1::dispatch::Dispatch>::recv_msg"),
-    ("the access log line (log::__private_api::log: format and write)",
-     "log::__private_api::log"),
+    ("the access log line (log::__private_api::log_impl: filter, format and write)",
+     "log::__private_api::log_impl"),
     ("  of which pretty_env_logger's format (level, timestamp, target)",
      "pretty_env_logger::formatted_timed_builder::{{closure}}"),
     ("hyper's header-read timer, moved to each request's deadline (tinyweb::header_timer)",

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Measures what each size lever does to the static musl binary, one at a time: Cargo's default
 # release profile, then each lever of [profile.release] added in turn (through Cargo's
-# CARGO_PROFILE_RELEASE_* overrides) on the tree without the regex patch, then the patch
-# (= the stripped rung), then the `minimal` rung's levers one by one (docker/minimal.sh), then the
+# CARGO_PROFILE_RELEASE_* overrides) on the tree without the regex patch, then the patch, then
+# tinyweb's crate at "s" with releaseRustflags (= the stripped rung), then the `minimal` rung's
+# levers one by one on the all-"z" profile (docker/minimal.sh), then the
 # alternatives we rejected, then tini; each row also packed with UPX. Every build uses
 # docker/remap.sh's path remapping, as the shipped binaries do.
 # Usage: bash bench/size-levers.sh [OUT.md]   (about 1-2 minutes of build per row on 2 cores)
@@ -27,6 +28,10 @@ path = sys.argv[1]
 text = open(path).read()
 stripped = re.sub(r"\n(#[^\n]*\n)*\[patch\.crates-io\]\n[^\[]*", "\n", text)
 assert "[patch" not in stripped, "the [patch.crates-io] section is still there"
+# Cargo's defaults for the first rows: every crate at the row's opt-level, not the dependencies
+# at "z" that Cargo.toml's package override sets.
+stripped = re.sub(r"\n(#[^\n]*\n)*\[profile\.release\.package\.\"\*\"\]\n[^\[]*", "\n", stripped)
+assert "\n[profile.release.package" not in stripped, "the package override is still there"
 open(path, "w").write(stripped)
 PY
 
@@ -42,15 +47,16 @@ rows=(
   "+ lto = true|OPT_LEVEL=z LTO=true CODEGEN_UNITS=16 PANIC=unwind STRIP=symbols|||unpatched"
   "+ codegen-units = 1|OPT_LEVEL=z LTO=true CODEGEN_UNITS=1 PANIC=unwind STRIP=symbols|||unpatched"
   "+ panic = \"abort\" (= [profile.release], with the real regex)|$profile|||unpatched"
-  "+ regex patched to regex-lite (= stripped rung)|$profile|||"
+  "+ regex patched to regex-lite|$profile|||"
+  "+ tinyweb's crate at \"s\", one inline threshold (releaseRustflags) (= stripped rung)|OPT_LEVEL=s LTO=true CODEGEN_UNITS=1 PANIC=abort STRIP=symbols|$(release_rustflags)||"
   "+ std rebuilt (-Z build-std=std,panic_abort)|$profile||$std|"
   "+ build-std-features=optimize_for_size|$profile||$small_std|"
   "+ -Cpanic=immediate-abort|$profile|-Zunstable-options -Cpanic=immediate-abort|$small_std|"
   "+ -Zlocation-detail=none|$profile|-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none|$small_std|"
   "+ -Cforce-unwind-tables=no (= minimal rung)|$profile|-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Cforce-unwind-tables=no|$small_std|"
   "alternative to minimal: + -Zfmt-debug=none|$profile|-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Cforce-unwind-tables=no -Zfmt-debug=none|$small_std|"
-  "alternative to stripped: opt-level = \"s\"|OPT_LEVEL=s LTO=true CODEGEN_UNITS=1 PANIC=abort STRIP=symbols|||"
-  "alternative to stripped: opt-level = 3|OPT_LEVEL=3 LTO=true CODEGEN_UNITS=1 PANIC=abort STRIP=symbols|||"
+  "alternative to stripped: tinyweb's crate at \"s\" without the inline threshold|OPT_LEVEL=s LTO=true CODEGEN_UNITS=1 PANIC=abort STRIP=symbols|||"
+  "alternative to stripped: tinyweb's crate at 3|OPT_LEVEL=3 LTO=true CODEGEN_UNITS=1 PANIC=abort STRIP=symbols|||"
   "alternative to stripped: non-PIE (relocation-model=static)|$profile|-C relocation-model=static||"
 )
 
