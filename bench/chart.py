@@ -1,14 +1,18 @@
 """Renders bench/results.json as an SVG chart: image sizes on a log scale, start-up (log scale)
-and memory beside them, one row per image, with the date, machine and command underneath."""
+and memory beside them, one row per image; then, when peers were measured, tinyweb's shipped
+binary, nginx and Go/echo on one core (req/s, p99, idle memory); the date, machine and command
+underneath."""
 
 import math
 from xml.sax.saxutils import escape
 
+import peers
 from report import REFERENCE_BYTES
 
 COLOURS = {
     "tinyweb": ("#c2410c", "#fdba74"),
     "go": ("#1d4ed8", "#93c5fd"),
+    "nginx": ("#15803d", "#86efac"),
     "reference": ("#6b7280", "#d1d5db"),
 }
 ROW = 26
@@ -74,7 +78,9 @@ def render(results):
                 )
             )
     bottom = TOP + ROW * len(rows)
-    height = bottom + 86
+    one_core = peers.rows(results) if results.get("peers") else []
+    one_core_top = bottom + 85  # below the legend
+    height = one_core_top + ROW * len(one_core) + 40 if one_core else bottom + 86
     meta = results["meta"]
     machine = meta["machine"]
     parts = [
@@ -146,6 +152,8 @@ def render(results):
 
     parts += legend(start_x, 0, "docker run → 200") + legend(start_x + 120, 1, "exec → 200 (medians)")
     parts += legend(mem_x, 0, "idle") + legend(mem_x + 56, 1, "after load")
+    if one_core:
+        parts += one_core_block(one_core, results["meta"]["params"], one_core_top)
     parts += [
         text(
             10,
@@ -166,3 +174,36 @@ def render(results):
         "</svg>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def one_core_block(rows, params, top):
+    """tinyweb's shipped binary, nginx and Go/echo in the same alternating rounds: median req/s,
+    p99 and idle RSS, each on a linear scale from zero, in the image panels' columns."""
+    parts = [
+        text(
+            10,
+            top - 30,
+            f"One core: bare binaries, server on CPU 0, wrk -t1 -c{params['connections']} on CPU 1, "
+            f"access logs on, medians of {params['rounds']} alternating rounds",
+            12,
+            weight="bold",
+        )
+    ]
+    columns = [  # (title, panel, value of a row's figures, label)
+        ("req/s", PANELS[0], lambda f: f["rps"], lambda v: f"{v:,.0f}".replace(",", " ")),
+        ("p99, ms", PANELS[1], lambda f: f["p99_s"] * 1e3, lambda v: f"{v:.2f}"),
+        ("idle RSS, MB", PANELS[2], lambda f: f["idle"]["VmRSS"] / 1e6, lambda v: f"{v:.2f}"),
+    ]
+    for title, (_, x, width), value, label in columns:
+        parts.append(text(x, top - 12, title, 11, weight="bold"))
+        high = max(value(f) for _, f in rows) * 1.15 or 1.0
+        for index, (_, f) in enumerate(rows):
+            y = top + index * ROW
+            end = x + width * value(f) / high
+            # tinyweb first, Go/echo last, the peers between (peers.rows).
+            side = "tinyweb" if index == 0 else "go" if index == len(rows) - 1 else "nginx"
+            parts.append(rect(x, y + 4, end - x, 16, COLOURS[side][0]))
+            parts.append(text(end + 4, y + 16, label(value(f)), 9))
+    for index, (name, _) in enumerate(rows):
+        parts.append(text(LABEL_WIDTH, top + index * ROW + 15, name, 11, "end"))
+    return parts
