@@ -22,7 +22,7 @@ import sys
 import time
 
 import nginx
-from probe import proc_memory, serves_hello, summary, wait_for_200, wrk
+from probe import cpu_seconds, proc_memory, serves_hello, summary, wait_for_200, wrk
 
 GO_PORT = 8000  # hard-coded in the article's main.go
 TINYWEB_PORT = 8001
@@ -100,6 +100,19 @@ def startups(pair, count):
     }
 
 
+def measured_round(pid, port, duration_s, connections):
+    """One wrk round, with the CPU time the server used per request in it, in user space and in
+    the kernel: less noisy than req/s on a shared machine, and it shows where a request's time
+    goes (the loopback TCP stack's share is the kernel's)."""
+    user, system = cpu_seconds(pid)
+    result = wrk(port, duration_s, connections)
+    user_after, system_after = cpu_seconds(pid)
+    requests = result["rps"] * duration_s
+    result["user_s_per_request"] = (user_after - user) / requests
+    result["system_s_per_request"] = (system_after - system) / requests
+    return result
+
+
 def side_by_side(pair, rounds, duration_s, warmup_s, connections):
     """Every server of the pair (and its peer) up at once; idle memory after 10 requests; wrk
     alternating between them."""
@@ -118,14 +131,16 @@ def side_by_side(pair, rounds, duration_s, warmup_s, connections):
         for side in running:
             result[side]["rounds"] = []
         for _ in range(rounds):
-            for side, (_, port) in running.items():
-                result[side]["rounds"].append(wrk(port, duration_s, connections))
+            for side, (process, port) in running.items():
+                result[side]["rounds"].append(measured_round(process.pid, port, duration_s, connections))
         for side, (process, _) in running.items():
             result[side]["after_load"] = proc_memory(process.pid)
             runs = result[side]["rounds"]
             result[side]["rps"] = summary([r["rps"] for r in runs])["median"]
             result[side]["p50_s"] = summary([r["p50_s"] for r in runs])["median"]
             result[side]["p99_s"] = summary([r["p99_s"] for r in runs])["median"]
+            for key in ("user_s_per_request", "system_s_per_request"):
+                result[side][key] = summary([r[key] for r in runs])["median"]
         return result
     finally:
         for process, _ in running.values():

@@ -53,16 +53,19 @@ def section(results):
         "every access log on and written to /dev/null: nginx is Debian's, one process "
         "(`master_process off`, `worker_processes 1`) with its own prefix and configuration "
         '(bench/nginx.py: `location = / { return 200 "Hello, World!"; }`, `combined` access log). '
-        "Medians of the rounds.",
+        "Medians of the rounds. CPU per request: the server's user and kernel CPU time "
+        "(/proc/PID/stat) over each round, divided by its requests (wrk's req/s × the round's length).",
         "",
-        "| server | req/s | p50 | p99 | idle RSS | RSS after load | req/s per round |",
-        "|---|--:|--:|--:|--:|--:|---|",
+        "| server | req/s | p50 | p99 | CPU per request: user + kernel | idle RSS | RSS after load "
+        "| req/s per round |",
+        "|---|--:|--:|--:|--:|--:|--:|---|",
     ]
     for label, f in rows(results):
         per_round = ", ".join(f"{r['rps']:.0f}" for r in f["rounds"])
+        cpu = f"{f['user_s_per_request'] * 1e6:.2f} + {f['system_s_per_request'] * 1e6:.2f} µs"
         lines.append(
             f"| {label} | {f['rps']:.0f} | {f['p50_s'] * 1e3:.2f} ms | {f['p99_s'] * 1e3:.2f} ms | "
-            f"{mb(f['idle']['VmRSS'])} | {mb(f['after_load']['VmRSS'])} | {per_round} |"
+            f"{cpu} | {mb(f['idle']['VmRSS'])} | {mb(f['after_load']['VmRSS'])} | {per_round} |"
         )
     lines += [
         "",

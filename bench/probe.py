@@ -6,6 +6,7 @@ As a command (run inside a container's network namespace with nsenter):
                           requests; exits 0 if every one answered 200 "Hello, World!", else 1.
 """
 
+import os
 import re
 import socket
 import statistics
@@ -59,6 +60,14 @@ def proc_memory(pid):
             if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 fields[key] = int(value.split()[0]) * 1024
     return fields
+
+
+def cpu_seconds(pid):
+    """(user, system) CPU seconds a process has used so far, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def only_child(pid):
